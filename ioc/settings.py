@@ -1,0 +1,132 @@
+"""The one settings object of the centre.
+
+Every tunable is declared once here, with its environment name (prefix ``IOC_``),
+default and meaning. The composition root reads it once and passes it down;
+nothing else reads the environment.
+
+Example::
+
+    IOC_HOME=/var/lib/ioc IOC_KAFKA_BOOTSTRAP_SERVERS=kafka1:9092 ioc services status
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+_SHARED = _REPO_ROOT.parent / "shared"
+
+
+class Settings(BaseSettings):
+    """All settings of the centre (environment variables ``IOC_<NAME>`` or a ``.env`` file)."""
+
+    model_config = SettingsConfigDict(env_prefix="IOC_", env_file=".env", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".ioc"),
+        description="State directory: embedded database cluster, broker logs, caches, pid files.",
+    )
+    shared_dir: Path = Field(
+        default=_SHARED,
+        description="Read-only folder with the real data and model weights (never copied here).",
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="External PostgreSQL+TimescaleDB URL. Unset: an embedded cluster is started.",
+    )
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        description="External Kafka bootstrap servers (host:port,...). Unset: embedded Tansu.",
+    )
+    pg_bin_dir: Path | None = Field(
+        default=None,
+        description="PostgreSQL server binaries (initdb, pg_ctl, postgres). Unset: pg_config/Debian default.",
+    )
+    topic_prefix: str = Field(default="ioc", description="Prefix of every Kafka topic name.")
+    topic_partitions: int = Field(default=4, ge=1, le=256, description="Partitions of new topics.")
+    dashboard_host: str = Field(default="127.0.0.1", description="Web server bind address.")
+    dashboard_port: int = Field(
+        default=0, ge=0, le=65535, description="Web server port; 0 picks a free one."
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs session cookies. Unset: a random key kept under IOC_HOME.",
+    )
+    session_ttl_s: int = Field(default=12 * 3600, ge=60, description="Session lifetime.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted HTTP request body."
+    )
+    max_batch_items: int = Field(
+        default=5000, ge=1, description="Largest number of observations in one ingest batch."
+    )
+    max_clock_skew_s: float = Field(
+        default=300.0, ge=0, description="Observations later than now + this are rejected."
+    )
+    max_age_days: float = Field(
+        default=3650.0,
+        ge=0,
+        description="Observations older than this are rejected (replays of history need a wide window).",
+    )
+    ws_queue_size: int = Field(
+        default=256, ge=1, description="Per-client websocket queue; a client that falls behind resyncs."
+    )
+    sink_batch_size: int = Field(default=5000, ge=1, description="Readings per COPY batch.")
+    sink_batch_within_s: float = Field(
+        default=0.2, gt=0, description="Longest wait to fill a COPY batch."
+    )
+    retention_days: int = Field(
+        default=400, ge=1, description="Raw readings kept this long (drop_chunks / retention policy)."
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often the streams run retention (Apache edition)."
+    )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker to subscribe to, e.g. mqtt://127.0.0.1:1883. Unset: MQTT off.",
+    )
+    mqtt_topic_filter: str = Field(
+        default="ioc/sensors/#", description="MQTT topic filter carrying observations."
+    )
+    replay_on_run: bool = Field(default=True, description="`ioc run` starts a data replay.")
+    replay_speed: float = Field(
+        default=3600.0, gt=0, description="Replay time compression: data seconds per wall second."
+    )
+    areas_file: Path = Field(
+        default=_SHARED / "data" / "geo" / "haiphong_districts.geojson",
+        description="GeoJSON (or CSV id,name,lat,lon) of the city's areas; replaceable data.",
+    )
+    sensors_file: Path = Field(
+        default=_REPO_ROOT / "infra" / "data" / "sensors.csv",
+        description="CSV registry of sensors (id,kind,name,area_id,lat,lon).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the first admin created at set-up. Unset: random, printed once.",
+    )
+    streams_app_id: str = Field(
+        default="ioc-streams", description="Faust app id (= Kafka consumer group of the workers)."
+    )
+    worker_heartbeat_s: float = Field(
+        default=5.0, gt=0, description="How often each stream worker reports it is alive."
+    )
+    registry_refresh_s: float = Field(
+        default=30.0, gt=0, description="How often services reload the sensor registry."
+    )
+    replay_path: Literal["http", "mqtt", "kafka"] = Field(
+        default="http", description="Ingestion path `ioc run` uses for its replay."
+    )
+    # New settings go above this line.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+
+    @property
+    def run_dir(self) -> Path:
+        """Folder for pid files and the services state file."""
+        return self.home / "run"
+
+    def topic(self, name: str) -> str:
+        """Full Kafka topic name, e.g. ``topic("observations.raw") -> "ioc.observations.raw"``."""
+        return f"{self.topic_prefix}.{name}"

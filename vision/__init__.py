@@ -1,0 +1,1 @@
+"""Camera pipeline: YOLO detection, tracking, violation rules and evidence clips (issue #3)."""
