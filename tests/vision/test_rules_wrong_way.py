@@ -1,0 +1,68 @@
+"""Wrong-way rule on synthetic tracks: sustained movement against the lane vs brief jitter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from vision.catalogue import ViolationCatalogue
+from vision.config import Lane, RuleTuning
+from vision.rules import Violation, WrongWayRule
+
+Replay = Callable[..., list[Violation]]
+
+# A lane up the image (traffic must move towards smaller y), and one that bends to the right.
+UP = Lane(id="up", polygon=[(300, 100), (500, 100), (500, 700), (300, 700)],
+          flow=[(400, 690), (400, 110)])
+BEND = Lane(id="bend", polygon=[(600, 300), (1000, 300), (1000, 420), (720, 420), (720, 700),
+                                (600, 700)],
+            flow=[(660, 690), (660, 360), (990, 360)])
+
+
+@pytest.fixture
+def rule(catalogue: ViolationCatalogue) -> WrongWayRule:
+    return WrongWayRule("cam-1", catalogue, [UP, BEND], RuleTuning())
+
+
+def test_sustained_wrong_way_gives_one_violation(rule: WrongWayRule, replay: Replay) -> None:
+    found = replay(rule, {1: ("car", [(0.0, 400, 150), (4.0, 400, 450)])})  # down at 75 px/s
+    assert len(found) == 1
+    v = found[0]
+    assert (v.rule, v.where, v.track_id) == ("wrong_way", "up", 1)
+    assert v.time == pytest.approx(1.5)  # first moment 1.5 s of wrong-way history exist
+    assert v.measured["angle_deg"] == pytest.approx(0.0)
+    assert (v.legal.article, v.legal.clause, v.legal.point, v.legal.points) == (6, 9, "d", 4)
+
+
+def test_motorbike_reference_differs_from_car(rule: WrongWayRule, replay: Replay) -> None:
+    (v,) = replay(rule, {2: ("motorbike", [(0.0, 400, 150), (4.0, 400, 450)])})
+    assert (v.legal.article, v.legal.clause, v.legal.point, v.legal.points) == (7, 7, "a", 2)
+    assert (v.legal.fine_min_vnd, v.legal.fine_max_vnd) == (4_000_000, 6_000_000)
+
+
+def test_brief_reverse_is_not_wrong_way(rule: WrongWayRule, replay: Replay) -> None:
+    # Forward, then 0.6 s backwards (36 px), then forward again.
+    wp = [(0.0, 400, 600), (2.0, 400, 480), (2.6, 400, 516), (5.0, 400, 300)]
+    assert replay(rule, {3: ("car", wp)}) == []
+
+
+def test_jitter_while_standing_is_not_wrong_way(rule: WrongWayRule, replay: Replay) -> None:
+    wp = [(0.1 * i, 400 + (i % 2) * 3, 400 + 4 * (-1) ** i) for i in range(80)]
+    assert replay(rule, {4: ("car", wp)}) == []
+
+
+def test_driving_the_allowed_way_is_fine(rule: WrongWayRule, replay: Replay) -> None:
+    assert replay(rule, {5: ("car", [(0.0, 400, 650), (4.0, 400, 150)])}) == []
+
+
+def test_curved_lane_direction_follows_its_flow(rule: WrongWayRule, replay: Replay) -> None:
+    forward = [(0.0, 700, 360), (3.0, 950, 360)]  # along the bend's second leg: allowed
+    backward = [(0.0, 950, 360), (3.0, 700, 360)]
+    assert replay(rule, {6: ("car", forward)}) == []
+    assert [v.where for v in replay(rule, {7: ("car", backward)})] == ["bend"]
+
+
+def test_crossing_the_lane_sideways_is_not_wrong_way(rule: WrongWayRule,
+                                                     replay: Replay) -> None:
+    assert replay(rule, {8: ("car", [(0.0, 310, 400), (3.0, 490, 420)])}) == []

@@ -1,0 +1,149 @@
+"""Signal state per movement: lamp colours from synthetic numpy crops, heads, feed, hysteresis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.config import Movement, SignalConfig, SignalHead
+from vision.signals import (
+    Debouncer,
+    Light,
+    SignalHistory,
+    SignalReader,
+    SignalState,
+    classify_lamp,
+    combine_heads,
+    state_from_feed,
+)
+
+DARK = (35, 35, 40)
+
+
+def head_image(lamp: tuple[int, int, int] | None, h: int = 60, w: int = 24) -> np.ndarray:
+    """A dark signal head with one lit disc of colour ``lamp`` (None: all dark)."""
+    img = np.zeros((h, w, 3), dtype=np.uint8)
+    img[:] = DARK
+    if lamp is not None:
+        yy, xx = np.mgrid[0:h, 0:w]
+        img[(yy - 10) ** 2 + (xx - w // 2) ** 2 <= 8**2] = lamp
+    return img
+
+
+@pytest.mark.parametrize(
+    ("lamp", "expected"),
+    [
+        ((235, 30, 40), Light.RED),
+        ((255, 40, 120), Light.RED),  # pinkish LED red
+        ((250, 170, 20), Light.AMBER),
+        ((40, 220, 90), Light.GREEN),
+        ((120, 255, 220), Light.GREEN),  # cyan-looking LED green on CCTV
+        ((250, 250, 245), Light.OFF),  # washed-out white: no colour
+        ((60, 20, 20), Light.OFF),  # dark red housing: too dim
+        (None, Light.OFF),
+    ],
+)
+def test_classify_lamp(lamp: tuple[int, int, int] | None, expected: Light) -> None:
+    assert classify_lamp(head_image(lamp)) == expected
+
+
+def test_classify_lamp_refuses_non_rgb_input() -> None:
+    with pytest.raises(ValueError, match="HxWx3"):
+        classify_lamp(np.zeros((10, 10), dtype=np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        classify_lamp(np.zeros((10, 10, 3), dtype=np.float32))
+
+
+BALL = SignalHead(kind="ball", box=(0, 0, 24, 60), movements=["straight", "left", "right"])
+LEFT_ARROW = SignalHead(kind="arrow", box=(30, 0, 54, 30), movements=["left"])
+
+
+def test_red_ball_with_green_left_arrow_permits_only_the_left_turn() -> None:
+    lights = combine_heads([(BALL, Light.RED), (LEFT_ARROW, Light.GREEN)])
+    assert lights == {"straight": Light.RED, "left": Light.GREEN, "right": Light.RED}
+
+
+def test_dark_arrow_falls_back_to_the_ball() -> None:
+    lights = combine_heads([(BALL, Light.RED), (LEFT_ARROW, Light.OFF)])
+    assert lights["left"] == Light.RED
+
+
+def test_movement_without_a_head_is_unknown_and_all_dark_is_off() -> None:
+    straight_only = SignalHead(kind="ball", box=(0, 0, 24, 60), movements=["straight"])
+    lights = combine_heads([(straight_only, Light.OFF)])
+    assert lights == {"straight": Light.OFF, "left": Light.UNKNOWN, "right": Light.UNKNOWN}
+
+
+def test_feed_message_with_default_and_override() -> None:
+    state = state_from_feed({"all": "RED", "left": "green"}, t=3.0)
+    assert (state.light("straight"), state.light("left"), state.light("right")) == (
+        Light.RED, Light.GREEN, Light.RED)
+    assert state_from_feed({"straight": "yellow"}, 0).light("straight") == Light.AMBER
+
+
+@pytest.mark.parametrize(("msg", "fragment"), [({"straight": "blue"}, "blue"),
+                                               ({"u_turn": "red"}, "u_turn")])
+def test_feed_message_errors_name_the_culprit(msg: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        state_from_feed(msg, 0)
+
+
+def test_debouncer_ignores_a_one_frame_flicker() -> None:
+    deb = Debouncer(confirm=3)
+    red: dict[Movement, Light] = {"straight": Light.RED}
+    states = [deb.update(red)["straight"] for _ in range(3)]
+    assert states == [Light.UNKNOWN, Light.UNKNOWN, Light.RED]
+    assert deb.update({"straight": Light.GREEN})["straight"] == Light.RED  # flicker
+    assert deb.update(red)["straight"] == Light.RED
+    changed = [deb.update({"straight": Light.GREEN})["straight"] for _ in range(3)]
+    assert changed == [Light.RED, Light.RED, Light.GREEN]
+
+
+def test_a_lamp_goes_dark_only_after_the_longer_dark_confirmation() -> None:
+    deb = Debouncer(confirm=2, dark_confirm=5)
+    red: dict[Movement, Light] = {"straight": Light.RED}
+    off: dict[Movement, Light] = {"straight": Light.OFF}
+    deb.update(red)
+    deb.update(red)
+    flicker = [deb.update(off)["straight"] for _ in range(4)]  # LED/recording dropout
+    assert flicker == [Light.RED] * 4
+    deb.update(red)
+    assert [deb.update(off)["straight"] for _ in range(5)] == [Light.RED] * 4 + [Light.OFF]
+
+
+def test_reader_crops_heads_from_a_full_frame_and_debounces() -> None:
+    frame = np.zeros((100, 100, 3), dtype=np.uint8)
+    frame[:] = (90, 90, 90)
+    frame[10:70, 10:34] = head_image((235, 30, 40))
+    frame[10:40, 50:74] = head_image((40, 220, 90), h=30)
+    cfg = SignalConfig(source="image", confirm_frames=2, heads=[
+        SignalHead(kind="ball", box=(10, 10, 34, 70), movements=["straight", "left"]),
+        SignalHead(kind="arrow", box=(50, 10, 74, 40), movements=["left"]),
+    ])
+    reader = SignalReader(cfg)
+    first = reader.read(frame, 0.0)
+    second = reader.read(frame, 0.1)
+    assert first.light("straight") == Light.UNKNOWN
+    assert (second.light("straight"), second.light("left"), second.light("right")) == (
+        Light.RED, Light.GREEN, Light.UNKNOWN)
+    bgr = SignalReader(cfg)
+    for t in (0.0, 0.1):
+        state = bgr.read(np.ascontiguousarray(frame[..., ::-1]), t, bgr=True)
+    assert state.light("straight") == Light.RED
+
+
+def test_reader_is_for_image_heads_only() -> None:
+    with pytest.raises(ValueError, match="feed"):
+        SignalReader(SignalConfig(source="feed", feed_topic="signals.j1"))
+
+
+def test_history_answers_light_at_time_and_how_long_it_was_steady() -> None:
+    hist = SignalHistory()
+    for t, light in ((0.0, Light.GREEN), (1.0, Light.AMBER), (4.0, Light.RED), (5.0, Light.RED)):
+        hist.add(SignalState(t, {"straight": light}))
+    hist.add(SignalState(4.5, {"straight": Light.GREEN}))  # out of order: ignored
+    assert hist.light_at(-1.0, "straight") == Light.UNKNOWN
+    assert hist.light_at(3.9, "straight") == Light.AMBER
+    assert hist.light_at(6.0, "straight") == Light.RED
+    assert hist.steady_since(6.0, "straight") == 4.0
+    assert hist.light_at(6.0, "left") == Light.UNKNOWN

@@ -1,0 +1,73 @@
+"""Wrong-way driving: sustained movement against a lane's allowed direction.
+
+Over the last ``wrong_way_min_s`` seconds the vehicle must stay in one lane, travel at least
+``wrong_way_min_px`` within ``wrong_way_max_angle_deg`` of the lane's reverse direction (the
+lane's ``flow`` polyline, so curved and perspective lanes work), and most of its steps must
+go backwards too. A box that jitters while waiting, or a brief reverse, is not wrong-way.
+
+Example::
+
+    rule = WrongWayRule("cam", catalogue, camera.lanes, camera.tuning)
+    rule.evaluate(tracks, t)   # -> [Violation(rule='wrong_way', where='lane_1', ...)]
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Mapping, Sequence
+
+from vision.catalogue import ViolationCatalogue
+from vision.config import Lane, RuleTuning
+from vision.geometry import Polygon, Polyline, norm, sub
+from vision.rules.base import Measured, RuleBase, Violation
+from vision.tracks import Track
+
+logger = logging.getLogger(__name__)
+
+_BACKWARD_SHARE = 0.75  # share of moving steps that must go against the lane
+
+
+class WrongWayRule(RuleBase):
+    key = "wrong_way"
+
+    def __init__(self, camera_id: str, catalogue: ViolationCatalogue, lanes: Sequence[Lane],
+                 tuning: RuleTuning) -> None:
+        super().__init__(camera_id, catalogue)
+        self.tuning = tuning
+        self._lanes = [(ln.id, Polygon.of(ln.polygon), Polyline.of(ln.flow)) for ln in lanes]
+
+    def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
+        out: list[Violation] = []
+        for track in self.candidates(tracks):
+            pts = track.window(self.tuning.wrong_way_min_s)
+            if pts is None:
+                continue
+            anchors = [p.anchor for p in pts]
+            for lane_id, zone, flow in self._lanes:
+                if not all(zone.contains(a) for a in anchors):
+                    continue
+                disp = sub(anchors[-1], anchors[0])
+                dist = norm(disp)
+                if dist < self.tuning.wrong_way_min_px:
+                    break
+                mid = anchors[len(anchors) // 2]
+                back = flow.direction_at(mid)
+                back = (-back[0], -back[1])
+                cos = (disp[0] * back[0] + disp[1] * back[1]) / dist
+                if cos < math.cos(math.radians(self.tuning.wrong_way_max_angle_deg)):
+                    break
+                steps = [sub(b, a) for a, b in itertools.pairwise(anchors)]
+                moving = [s for s in steps if norm(s) > 0.5]
+                backward = [s for s in moving if s[0] * back[0] + s[1] * back[1] > 0]
+                if len(backward) < _BACKWARD_SHARE * len(moving):
+                    break
+                measured: Measured = {"lane": lane_id, "duration_s": round(pts[-1].t - pts[0].t, 2),
+                            "distance_px": round(dist, 1),
+                            "angle_deg": round(math.degrees(math.acos(min(1.0, cos))), 1)}
+                v = self.emit(track, pts[-1].t, lane_id, measured)
+                if v is not None:
+                    out.append(v)
+                break
+        return out
