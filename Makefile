@@ -1,0 +1,49 @@
+# Two commands for people: `make run` (the whole centre) and `make test` (what CI runs).
+# The virtual environment is (re)installed when missing or when pyproject.toml changed.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+STAMP := $(VENV)/.stamp-installed
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test check bench clean venv chromium
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	@touch $@
+
+run: $(STAMP)
+	$(VENV)/bin/ioc run
+
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian chromium (browser tests)"; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
+	fi
+
+test: $(STAMP) chromium
+	bash scripts/check
+
+check: $(STAMP)
+	bash scripts/check
+
+# Every bench/*.py prints progress on stderr and ONE JSON line last on stdout, kept in
+# bench/results/<name>.json (git-ignored).
+bench: $(STAMP)
+	@mkdir -p bench/results
+	@set -eo pipefail; for f in bench/*.py; do \
+		name=$$(basename $$f .py); echo "==> bench $$name"; \
+		$(VENV)/bin/python $$f | tee bench/results/$$name.out; \
+		tail -n 1 bench/results/$$name.out > bench/results/$$name.json; \
+	done
+
+# Caches and build leftovers only: the centre's state (.ioc, with its database) and the
+# virtual environment are kept; remove them by hand if you mean it.
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info $(STAMP)
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
