@@ -1,0 +1,196 @@
+"""``ioc vision``: run the camera pipeline, check camera configs, look at one frame.
+
+Examples::
+
+    ioc vision check-config vision/cameras
+    ioc vision detect ../shared/data/video/us_residential_street_cam.mp4 --at 15 --out car.png
+    ioc vision run --all                      # every camera in IOC_CAMERAS_DIR, to Kafka
+    ioc vision run --camera vn-junction-a --no-kafka --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from ioc.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser("vision", help="camera pipeline (detection, tracking, violations)")
+    sub = p.add_subparsers(dest="vision_command", required=True)
+
+    run = sub.add_parser("run", help="process cameras: violations, health and frames to Kafka")
+    which = run.add_mutually_exclusive_group()
+    which.add_argument("--camera", action="append", default=[], metavar="ID",
+                       help="camera id (repeatable)")
+    which.add_argument("--all", action="store_true", help="every configured camera (default)")
+    run.add_argument("--config", type=Path, default=None,
+                     help="camera YAML file or folder (default IOC_CAMERAS_DIR)")
+    run.add_argument("--no-loop", action="store_true", help="stop at the end of file sources")
+    run.add_argument("--fast", action="store_true",
+                     help="files as fast as possible, no frame dropped (default: real time, "
+                     "dropping frames the pipeline cannot keep up with, like a live camera)")
+    run.add_argument("--seconds", type=float, default=None,
+                     help="stop after this much stream time per camera")
+    run.add_argument("--no-kafka", action="store_true", help="log messages instead of sending")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check-config", help="validate camera YAML files")
+    check.add_argument("path", type=Path, help="camera YAML file or folder")
+    check.set_defaults(func=cmd_check_config)
+
+    detect = sub.add_parser("detect", help="detect on one frame of a video or image, save PNG")
+    detect.add_argument("file", type=Path, help="video or image file")
+    detect.add_argument("--out", type=Path, required=True, help="annotated PNG to write")
+    detect.add_argument("--at", type=float, default=0.0, help="video time in seconds")
+    detect.add_argument("--camera", default=None, help="draw this camera's geometry too")
+    detect.add_argument("--config", type=Path, default=None, help="camera YAML file or folder")
+    detect.set_defaults(func=cmd_detect)
+
+
+def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
+    from vision.config import CameraConfigError, load_cameras, resolve_source
+    from vision.source import source_kind
+
+    try:
+        cameras = load_cameras(args.path)
+    except CameraConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    base = args.path if args.path.is_dir() else args.path.parent
+    for cam in cameras.values():
+        src = resolve_source(cam.source, settings.shared_dir, base)
+        kind = source_kind(src)
+        missing = " (file missing)" if kind == "file" and not Path(src).is_file() else ""
+        print(f"ok  {cam.id}: {kind} source{missing}, detect {cam.detect_fps:g} fps, "
+              f"{len(cam.stop_lines)} stop line(s), {len(cam.lanes)} lane(s)")
+    if not cameras:
+        print("error: no camera configs found", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
+    import cv2
+    import numpy as np
+
+    from vision.annotate import draw
+    from vision.config import load_cameras
+    from vision.detector import DetectorSpec, create_detector
+
+    image = cv2.imread(str(args.file)) if args.file.suffix.lower() in {".jpg", ".jpeg", ".png"} \
+        else None
+    if image is None:
+        cap = cv2.VideoCapture(str(args.file), cv2.CAP_FFMPEG)
+        cap.set(cv2.CAP_PROP_POS_MSEC, args.at * 1000.0)
+        ok, image = cap.read()
+        cap.release()
+        if not ok:
+            print(f"error: cannot read a frame of {args.file} at {args.at} s", file=sys.stderr)
+            return 1
+    frame = np.asarray(image, dtype=np.uint8)
+    camera = None
+    if args.camera:
+        camera = load_cameras(args.config or settings.cameras_dir).get(args.camera)
+        if camera is None:
+            print(f"error: unknown camera {args.camera!r}", file=sys.stderr)
+            return 2
+    detector = create_detector(DetectorSpec.from_settings(settings))
+    dets = detector.detect([frame], [args.at])[0]
+    counts: dict[str, int] = {}
+    for c in dets.class_id:
+        counts[dets.names[int(c)]] = counts.get(dets.names[int(c)], 0) + 1
+    cv2.imwrite(str(args.out), draw(frame, camera, dets, caption=f"{args.file.name} {args.at:g}s"))
+    print(f"{len(dets)} object(s) {counts} -> {args.out}")
+    return 0
+
+
+def _count_sensors(settings: Settings, camera_ids: list[str]) -> dict[str, str]:
+    """Cameras with a registered ``cam-<id>`` sensor get their counts sent as observations."""
+    try:
+        with settings.sensors_file.open(encoding="utf-8") as f:
+            ids = {row.get("id", "") for row in csv.DictReader(f)}
+    except OSError:
+        return {}
+    return {c: f"cam-{c}" for c in camera_ids if f"cam-{c}" in ids}
+
+
+def _ensure_topics(bootstrap: str, settings: Settings) -> None:
+    """Create the topics this process writes (the embedded broker does not auto-create)."""
+    import asyncio
+
+    from ioc.services.broker import create_topics
+
+    names = [settings.topic(n) for n in ("violations", "dashboard", "observations.raw")]
+    asyncio.run(create_topics(bootstrap, names, settings.topic_partitions))
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from vision.catalogue import load_violation_catalogue
+    from vision.config import CameraConfigError, load_cameras, resolve_source
+    from vision.detector import DetectorSpec, create_detector
+    from vision.pipeline import Pipeline, PipelineOptions
+    from vision.publish import KafkaPublisher, LogPublisher, Publisher
+    from vision.source import CameraSource, Grabber
+
+    path = args.config or settings.cameras_dir
+    try:
+        cameras = load_cameras(path)
+    except CameraConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    unknown = sorted(set(args.camera) - set(cameras))
+    if unknown:
+        print(f"error: unknown camera(s) {unknown}; known: {sorted(cameras)}", file=sys.stderr)
+        return 2
+    chosen = [cameras[c] for c in args.camera] if args.camera else list(cameras.values())
+    if not chosen:
+        print("error: no cameras configured", file=sys.stderr)
+        return 1
+    publisher: Publisher
+    if args.no_kafka:
+        publisher = LogPublisher()
+    else:
+        from ioc.services.manager import kafka_bootstrap
+        from ioc.services.ports import ServiceError
+
+        try:
+            bootstrap = kafka_bootstrap(settings)
+            _ensure_topics(bootstrap, settings)
+            publisher = KafkaPublisher(bootstrap)
+        except ServiceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    detector = create_detector(DetectorSpec.from_settings(settings), cameras=len(chosen))
+    base = path if path.is_dir() else path.parent
+    feeds = {c.id: Grabber(CameraSource(c.id, resolve_source(c.source, settings.shared_dir, base),
+                                        loop=not args.no_loop), realtime=not args.fast,
+                           drop_oldest=not args.fast)
+             for c in chosen}
+    opts = PipelineOptions(
+        topic_violations=settings.topic("violations"), topic_dashboard=settings.topic("dashboard"),
+        topic_observations=settings.topic("observations.raw"),
+        evidence_root=settings.evidence_dir or settings.home / "evidence",
+        frame_interval_s=settings.camera_frame_interval_s, device=detector.plan.device,
+        count_sensors=_count_sensors(settings, [c.id for c in chosen]))
+    pipe = Pipeline.build(chosen, load_violation_catalogue(), feeds, detector, publisher, opts)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    logger.info("vision: %d camera(s) on %s", len(chosen), detector.plan.device)
+    try:
+        stats = pipe.run(stop, until_s=args.seconds)
+    finally:
+        publisher.close()
+    for cid, st in stats.items():
+        print(f"{cid}: {st.frames} frames, {st.ticks} processed, {st.detections} detected, "
+              f"{st.violations} violation(s)")
+    return 0

@@ -1,0 +1,73 @@
+"""Frames from several cameras go into one detector call (one GPU forward pass), and the
+motion gate keeps still frames away from the detector. A fake detector stands in for the GPU
+so this runs anywhere; the frames are real (two sample clips, one second each)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ioc.settings import Settings
+from vision.catalogue import ViolationCatalogue
+from vision.config import load_cameras, resolve_source
+from vision.detector import empty_detections, prepare_ultralytics_env
+from vision.device import DevicePlan, plan_device
+from vision.pipeline import CameraStats, Pipeline, PipelineOptions
+from vision.publish import MemoryPublisher
+from vision.source import CameraSource, Grabber
+from vision.tracks import Detections
+
+SETTINGS = Settings()
+
+
+class FakeGpuDetector:
+    """Records each call's batch; takes ``delay_s`` per call like a GPU forward; detects
+    nothing."""
+
+    def __init__(self, cameras: int, delay_s: float = 0.02) -> None:
+        self.plan: DevicePlan = plan_device("auto", cuda_devices=1, model_suffix=".pt",
+                                            cameras=cameras, max_batch=8)
+        self.delay_s = delay_s
+        self.batches: list[list[float]] = []
+
+    def detect(self, frames: Sequence[NDArray[np.uint8]],
+               ts: Sequence[float]) -> list[Detections]:
+        assert len(frames) <= self.plan.batch
+        time.sleep(self.delay_s)
+        self.batches.append(list(ts))
+        return [empty_detections(t) for t in ts]
+
+
+def _run(tmp_path: Path, catalogue: ViolationCatalogue, ids: list[str],
+         gate: bool) -> tuple[FakeGpuDetector, dict[str, CameraStats], MemoryPublisher]:
+    prepare_ultralytics_env(tmp_path / "yolo")
+    cams = load_cameras(SETTINGS.cameras_dir)
+    chosen = [cams[i] for i in ids]
+    feeds = {c.id: Grabber(CameraSource(c.id, resolve_source(c.source, SETTINGS.shared_dir)),
+                           drop_oldest=False) for c in chosen}
+    det = FakeGpuDetector(len(chosen))
+    pub = MemoryPublisher()
+    opts = PipelineOptions(evidence_root=tmp_path, device=det.plan.device, gate=gate)
+    stats = Pipeline.build(chosen, catalogue, feeds, det, pub, opts).run(until_s=1.0,
+                                                                         max_wall_s=60)
+    return det, stats, pub
+
+
+def test_cameras_share_detector_batches(tmp_path: Path, catalogue: ViolationCatalogue) -> None:
+    det, stats, pub = _run(tmp_path, catalogue, ["parking-lot-aisle", "vn-junction-a"], False)
+    assert (det.plan.device, det.plan.half, det.plan.batch) == ("cuda:0", True, 2)
+    pairs = sum(len(b) == 2 for b in det.batches)
+    assert pairs >= 2  # one call, frames of both cameras
+    assert sum(len(b) for b in det.batches) == sum(s.detections for s in stats.values())
+    assert all(h["device"] == "cuda:0" for h in pub.of(PipelineOptions().topic_dashboard,
+                                                         "camera"))
+
+
+def test_still_frames_skip_the_detector(tmp_path: Path, catalogue: ViolationCatalogue) -> None:
+    _, stats, _ = _run(tmp_path, catalogue, ["parking-lot-aisle"], True)
+    parking = stats["parking-lot-aisle"]  # the empty aisle of the first second
+    assert parking.ticks >= 5 and parking.detections <= 2

@@ -1,0 +1,37 @@
+"""Device choice is a pure function of what is present: the GPU path is tested without one."""
+
+from __future__ import annotations
+
+import pytest
+
+from vision.device import plan_device
+
+
+def test_cpu_when_no_cuda() -> None:
+    plan = plan_device("auto", cuda_devices=0, model_suffix=".pt", cameras=4, max_batch=8)
+    assert (plan.device, plan.half, plan.batch, plan.is_cuda) == ("cpu", False, 1, False)
+
+
+def test_cuda_half_and_batched_across_cameras() -> None:
+    plan = plan_device("auto", cuda_devices=1, model_suffix=".pt", cameras=4, max_batch=8)
+    assert (plan.device, plan.half, plan.batch) == ("cuda:0", True, 4)
+    assert plan_device("auto", cuda_devices=2, model_suffix=".pt", cameras=20,
+                       max_batch=8).batch == 8
+
+
+def test_onnx_graph_is_fp32_batch_one_even_on_gpu() -> None:
+    plan = plan_device("cuda", cuda_devices=1, model_suffix=".onnx", cameras=4, max_batch=8)
+    assert (plan.device, plan.half, plan.batch) == ("cuda:0", False, 1)
+
+
+def test_explicit_choices() -> None:
+    assert plan_device("cpu", cuda_devices=1, model_suffix=".pt", cameras=2,
+                       max_batch=8).device == "cpu"
+    assert plan_device("cuda:1", cuda_devices=2, model_suffix=".pt", cameras=2,
+                       max_batch=8).device == "cuda:1"
+    with pytest.raises(ValueError, match="only 1 CUDA"):
+        plan_device("cuda:1", cuda_devices=1, model_suffix=".pt", cameras=1, max_batch=8)
+    with pytest.raises(ValueError, match="0 CUDA"):
+        plan_device("cuda", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=8)
+    with pytest.raises(ValueError, match="expected auto"):
+        plan_device("tpu", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=8)

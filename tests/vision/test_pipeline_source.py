@@ -1,0 +1,156 @@
+"""Camera sources: frame timestamps from the stream, looping files, reconnection with
+exponential back-off on a missing file and on an HTTP/MJPEG stream that drops."""
+
+from __future__ import annotations
+
+import http.server
+import itertools
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ioc.settings import Settings
+from vision.source import Backoff, CameraSource, Grabber, RateMeter, redact, source_kind
+
+VIDEO = Settings().shared_dir / "data" / "video"
+
+
+def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
+    b = Backoff(initial=0.5, factor=2.0, maximum=3.0)
+    assert [b.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+    b.reset()
+    assert b.next_delay() == 0.5
+
+
+def test_rate_meter() -> None:
+    m = RateMeter(window_s=5.0)
+    for i in range(11):
+        m.tick(i * 0.1)
+    assert m.rate(1.0) == pytest.approx(10.0)
+    assert m.rate(100.0) == 0.0
+
+
+def test_kinds_and_redaction() -> None:
+    assert source_kind("rtsp://cam/1") == "rtsp" and source_kind("HTTP://x") == "http"
+    assert source_kind("/data/a.mp4") == "file"
+    assert redact("rtsp://admin:secret@10.0.0.5:554/s1") == "rtsp://***@10.0.0.5:554/s1"
+
+
+def test_file_frames_carry_their_own_vfr_timestamps() -> None:
+    src = CameraSource("a", str(VIDEO / "vn_cctv_junction_a.mp4"))
+    ts = []
+    for _ in range(6):
+        frame = src.read()
+        assert frame is not None
+        ts.append(frame.t)
+    src.close()
+    gaps = {round(b - a, 3) for a, b in itertools.pairwise(ts)}
+    assert ts[0] == 0.0 and gaps == {0.033, 0.067}  # variable frame rate, not frames / fps
+
+
+def test_missing_file_retries_with_growing_back_off(tmp_path: Path) -> None:
+    now = [100.0]
+    src = CameraSource("m", str(tmp_path / "nope.mp4"), backoff=Backoff(1.0, 2.0, 8.0),
+                       clock=lambda: now[0])
+    attempts = []
+    for _ in range(40):
+        before = src.failures
+        assert src.read() is None
+        if src.failures > before:
+            attempts.append(now[0])
+        now[0] += 0.5
+    assert [round(b - a, 1) for a, b in itertools.pairwise(attempts)][:4] == \
+        [1.0, 2.0, 4.0, 8.0]
+    assert not src.connected and src.last_error == "cannot open" and not src.ended
+
+
+def _tiny_clip(path: Path, n: int = 5) -> Path:
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (64, 48))
+    for i in range(n):
+        w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    w.release()
+    return path
+
+
+def test_looping_file_keeps_time_increasing(tmp_path: Path) -> None:
+    src = CameraSource("l", str(_tiny_clip(tmp_path / "t.mp4")), loop=True)
+    ts = [f.t for f in (src.read() for _ in range(14)) if f is not None]
+    assert len(ts) >= 10 and all(b > a for a, b in itertools.pairwise(ts))
+    assert ts[-1] > 0.9  # at least two passes of a 0.5 s clip
+
+
+class _Mjpeg(http.server.BaseHTTPRequestHandler):
+    frames = 4
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+        self.end_headers()
+        for i in range(self.frames):  # then the connection drops
+            _ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), 50 * i, np.uint8))
+            data = buf.tobytes()
+            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                             + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
+            self.wfile.flush()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def mjpeg_server() -> Iterator[socketserver.ThreadingTCPServer]:
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Mjpeg)
+    srv.daemon_threads = True
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_mjpeg_stream_reconnects_after_loss_then_backs_off(
+        mjpeg_server: socketserver.ThreadingTCPServer) -> None:
+    port = mjpeg_server.server_address[1]
+    src = CameraSource("h", f"http://127.0.0.1:{port}/video.mjpg",
+                       backoff=Backoff(0.05, 2.0, 0.4))
+    assert src.kind == "http"
+    frames, deadline = [], time.monotonic() + 20
+    while src.reconnects < 1 or len(frames) < 6:
+        assert time.monotonic() < deadline, "no reconnection"
+        frame = src.read()
+        if frame is None:
+            time.sleep(0.01)
+        else:
+            frames.append(frame)
+    assert src.failures >= 1 and src.last_error == "stream lost"
+    assert all(abs(f.t - f.wall) < 1e-9 for f in frames)  # live: wall-clock timestamps
+    mjpeg_server.shutdown()
+    mjpeg_server.server_close()
+    while src.read() is not None:  # drain what is left of the open connection
+        pass
+    failures = src.failures
+    while src.failures < failures + 3:
+        assert time.monotonic() < deadline + 20, "no retries while the server is down"
+        src.read()
+        time.sleep(0.01)
+    assert not src.connected and 0 < src.retry_in() <= 0.4
+
+
+def test_grabber_live_queue_drops_oldest(mjpeg_server: socketserver.ThreadingTCPServer) -> None:
+    port = mjpeg_server.server_address[1]
+    grabber = Grabber(CameraSource("g", f"http://127.0.0.1:{port}/v.mjpg",
+                                   backoff=Backoff(0.05, 2.0, 0.2)), size=2)
+    assert grabber.drop_oldest  # live default: the newest picture matters
+    grabber.start()
+    deadline = time.monotonic() + 20
+    while grabber.dropped == 0:  # nobody consumes: the queue overflows
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    grabber.stop()
+    assert grabber.get() is not None

@@ -1,0 +1,80 @@
+"""ByteTrack (ultralytics' BYTETracker) keeps ids across detector frames, recovers a box
+missed for a frame, and the tracker carries objects over still frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision.detector import CLASS_NAMES, prepare_ultralytics_env
+from vision.tracks import Detections
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _offline_ultralytics(tmp_path_factory: pytest.TempPathFactory) -> None:
+    prepare_ultralytics_env(Path(tmp_path_factory.mktemp("yolo")))
+
+
+CAR, MOTORBIKE = CLASS_NAMES.index("car"), CLASS_NAMES.index("motorbike")
+
+
+def _dets(t: float, boxes: list[tuple[float, float, float, float]],
+          classes: list[int]) -> Detections:
+    return Detections(t, np.array(boxes, dtype=np.float64).reshape(-1, 4),
+                      np.full(len(boxes), 0.9), np.array(classes, dtype=np.int64), CLASS_NAMES)
+
+
+def _frame(k: int, with_bike: bool = True) -> Detections:
+    car = (100.0 + 8 * k, 200.0, 180.0 + 8 * k, 250.0)         # car drives right
+    bike = (400.0, 300.0 - 6 * k, 430.0, 350.0 - 6 * k)         # motorbike drives up
+    return _dets(0.1 * k, [car, bike] if with_bike else [car],
+                 [CAR, MOTORBIKE] if with_bike else [CAR])
+
+
+def test_ids_are_kept_across_frames_and_boxes_are_the_detectors() -> None:
+    from vision.tracking import ObjectTracker
+
+    tracker = ObjectTracker(ticks_per_s=10)
+    ids_by_class: dict[int, set[int]] = {CAR: set(), MOTORBIKE: set()}
+    for k in range(12):
+        det = _frame(k)
+        out = tracker.update(det)
+        assert out.track_id is not None and len(out) == 2
+        for row in range(len(out)):
+            ids_by_class[int(out.class_id[row])].add(int(out.track_id[row]))
+            assert any(np.allclose(out.xyxy[row], b) for b in det.xyxy)
+    assert all(len(ids) == 1 for ids in ids_by_class.values())
+    assert ids_by_class[CAR] != ids_by_class[MOTORBIKE]
+
+
+def test_a_box_missed_for_a_frame_returns_with_its_id() -> None:
+    from vision.tracking import ObjectTracker
+
+    tracker = ObjectTracker(ticks_per_s=10)
+    first = {}
+    for k in range(5):
+        out = tracker.update(_frame(k))
+        first = dict(zip(out.class_id.tolist(), out.track_id.tolist(), strict=True))  # type: ignore[union-attr]
+    missing = tracker.update(_frame(5, with_bike=False))
+    assert MOTORBIKE not in missing.class_id.tolist()
+    back = tracker.update(_frame(6))
+    assert dict(zip(back.class_id.tolist(), back.track_id.tolist(), strict=True)) == first  # type: ignore[union-attr]
+
+
+def test_carry_repeats_the_last_tracked_boxes_at_the_new_time() -> None:
+    from vision.tracking import ObjectTracker
+
+    tracker = ObjectTracker(ticks_per_s=10)
+    assert tracker.carry(0.0) is None
+    for k in range(3):
+        last = tracker.update(_frame(k))
+    held = tracker.carry(0.75)
+    assert held is not None and held.t == 0.75
+    assert np.array_equal(held.track_id, last.track_id)  # type: ignore[arg-type]
+    assert np.array_equal(held.xyxy, last.xyxy)
+    assert {p.track_id for p in held.points()} == {p.track_id for p in last.points()}
+    # after a still spell the same objects are matched again, with the same ids
+    again = tracker.update(_frame(3))
+    assert set(again.track_id.tolist()) == set(last.track_id.tolist())  # type: ignore[union-attr]

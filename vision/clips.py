@@ -1,0 +1,121 @@
+"""MP4 writing for evidence clips: H.264 where possible, so reviewers' browsers can play it.
+
+The pip OpenCV wheels usually cannot encode H.264 (licensing), so the writer is chosen once
+per process: OpenCV's own ``avc1`` when this build has it, else the system ``ffmpeg`` with
+libx264 fed raw frames on a pipe, else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not
+in browsers). The codec used is recorded in each clip's metadata.
+
+Example::
+
+    codec = write_mp4(Path("clip.mp4"), frames_bgr, fps=10.0)   # -> 'h264' or 'mpeg4'
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["opencv-avc1", "ffmpeg-libx264", "opencv-mp4v"]
+_CODEC: dict[Backend, str] = {"opencv-avc1": "h264", "ffmpeg-libx264": "h264",
+                              "opencv-mp4v": "mpeg4"}
+
+
+def _opencv_can(fourcc: str) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "probe.mp4")
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        try:
+            writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*fourcc), 10.0, (64, 48))
+            ok = bool(writer.isOpened())
+            if ok:
+                writer.write(np.zeros((48, 64, 3), np.uint8))
+            writer.release()
+        finally:
+            cv2.utils.logging.setLogLevel(level)
+        return ok and Path(path).stat().st_size > 0
+
+
+def _ffmpeg_x264() -> str | None:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True,
+                             text=True, timeout=20, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return exe if " libx264 " in out else None
+
+
+@functools.cache
+def choose_backend() -> Backend:
+    """The best MP4 writer this machine has (probed once, then cached)."""
+    if _opencv_can("avc1"):
+        backend: Backend = "opencv-avc1"
+    elif _ffmpeg_x264() is not None:
+        backend = "ffmpeg-libx264"
+    else:
+        backend = "opencv-mp4v"
+    logger.info("evidence clips: MP4 writer %s (%s)", backend, _CODEC[backend])
+    return backend
+
+
+def write_mp4(path: Path, frames: Sequence[NDArray[np.uint8]], fps: float,
+              backend: Backend | None = None) -> str:
+    """Write equally sized BGR frames as MP4 at constant ``fps``; returns the codec name."""
+    if not frames:
+        raise ValueError("no frames to write")
+    backend = backend or choose_backend()
+    h, w = frames[0].shape[:2]
+    if backend == "ffmpeg-libx264":
+        _write_ffmpeg(path, frames, fps, w, h)
+    else:
+        fourcc = cv2.VideoWriter.fourcc(*("avc1" if backend == "opencv-avc1" else "mp4v"))
+        writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
+        if not writer.isOpened():
+            raise OSError(f"cannot open a {backend} writer for {path}")
+        try:
+            for f in frames:
+                writer.write(f)
+        finally:
+            writer.release()
+    return _CODEC[backend]
+
+
+def _write_ffmpeg(path: Path, frames: Sequence[NDArray[np.uint8]], fps: float, w: int,
+                  h: int) -> None:
+    exe = _ffmpeg_x264()
+    if exe is None:
+        raise OSError("ffmpeg with libx264 is no longer available")
+    # yuv420p needs even sizes; pad by one pixel where the frame is odd.
+    cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+           "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
+           "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
+           "-crf", "23", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None  # both are pipes
+    try:
+        for f in frames:
+            proc.stdin.write(np.ascontiguousarray(f).tobytes())
+        proc.stdin.close()
+        err = proc.stderr.read()
+        code = proc.wait(timeout=120)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if code != 0:
+        raise OSError(f"ffmpeg failed ({code}): {err.decode(errors='replace')[-300:]}")

@@ -1,0 +1,193 @@
+"""Object detectors as plugins chosen by a ``type`` key, and the one ultralytics adapter.
+
+A detector turns BGR frames into :class:`~vision.tracks.Detections` with this project's class
+names (``motorbike``, not COCO's ``motorcycle``). Plugins register under a ``type``
+(``IOC_DETECTOR_TYPE``, default ``ultralytics``) so another runtime (TensorRT, a remote
+inference server) can be added without touching the pipeline. :func:`from_ultralytics` is the
+only place that reads ultralytics' result objects; everything after it sees numpy arrays.
+
+ultralytics is imported lazily, after :func:`prepare_ultralytics_env` has set
+``YOLO_OFFLINE=1`` (no DNS probes, no pip auto-install) and ``YOLO_CONFIG_DIR`` under
+``IOC_HOME`` (it writes its settings file on import).
+
+Example::
+
+    detector = create_detector(DetectorSpec.from_settings(settings), cameras=2)
+    dets = detector.detect([frame_a, frame_b], [t_a, t_b])   # one Detections per frame
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ioc.settings import Settings
+from vision.device import DevicePlan, cuda_device_count, plan_device
+from vision.tracks import OBJECT_CLASSES, Detections
+
+logger = logging.getLogger(__name__)
+
+# Project class names; ``Detections.class_id`` indexes this tuple.
+CLASS_NAMES: tuple[str, ...] = (*OBJECT_CLASSES, "traffic_light")
+# COCO names the pipeline keeps, mapped to project names; every other class is dropped.
+COCO_TO_CLASS: dict[str, str] = {
+    "person": "person", "bicycle": "bicycle", "car": "car", "motorcycle": "motorbike",
+    "bus": "bus", "truck": "truck", "traffic light": "traffic_light",
+}
+
+Frame = NDArray[np.uint8]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorSpec:
+    """Everything a detector plugin needs (built from settings, or by hand in tests)."""
+
+    type: str
+    model_path: Path
+    conf: float
+    imgsz: int
+    device: str = "auto"
+    max_batch: int = 8
+    torch_threads: int = 0
+    config_dir: Path = Path(".ioc/ultralytics")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectorSpec:
+        return cls(type=settings.detector_type, model_path=settings.model_path,
+                   conf=settings.detector_conf, imgsz=settings.detector_imgsz,
+                   device=settings.vision_device, max_batch=settings.vision_max_batch,
+                   torch_threads=settings.vision_torch_threads,
+                   config_dir=settings.home / "ultralytics")
+
+
+class Detector(Protocol):
+    """What the pipeline needs: a device plan (for batching) and batched detection."""
+
+    plan: DevicePlan
+
+    def detect(self, frames: Sequence[Frame], ts: Sequence[float]) -> list[Detections]: ...
+
+
+DetectorFactory = Callable[[DetectorSpec, int], Detector]
+_REGISTRY: dict[str, DetectorFactory] = {}
+
+
+def register_detector(type_: str) -> Callable[[DetectorFactory], DetectorFactory]:
+    """Decorator: make ``factory(spec, cameras)`` available as detector ``type_``."""
+    def wrap(factory: DetectorFactory) -> DetectorFactory:
+        if type_ in _REGISTRY:
+            raise ValueError(f"detector type {type_!r} is already registered")
+        _REGISTRY[type_] = factory
+        return factory
+    return wrap
+
+
+def detector_types() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def create_detector(spec: DetectorSpec, cameras: int = 1) -> Detector:
+    """Build the detector ``spec.type`` for ``cameras`` cameras (sizes the GPU batch)."""
+    factory = _REGISTRY.get(spec.type)
+    if factory is None:
+        raise ValueError(f"detector type {spec.type!r}: known types are {detector_types()}")
+    return factory(spec, cameras)
+
+
+def empty_detections(t: float) -> Detections:
+    return Detections(t, np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64), CLASS_NAMES)
+
+
+def from_ultralytics(result: Any, t: float) -> Detections:
+    """The adapter: one ultralytics ``Results`` (one frame) -> :class:`Detections` at ``t``.
+
+    Boxes become float64 pixel ``xyxy`` of the original frame, COCO classes are renamed to
+    project classes, and classes the pipeline does not use are dropped.
+    """
+    boxes = result.boxes
+    if boxes is None or len(boxes) == 0:
+        return empty_detections(t)
+    xyxy = np.asarray(boxes.xyxy.cpu().numpy(), dtype=np.float64).reshape(-1, 4)
+    conf = np.asarray(boxes.conf.cpu().numpy(), dtype=np.float64).reshape(-1)
+    coco = np.asarray(boxes.cls.cpu().numpy(), dtype=np.int64).reshape(-1)
+    names: dict[int, str] = result.names
+    lookup = {i: CLASS_NAMES.index(COCO_TO_CLASS[n]) for i, n in names.items()
+              if n in COCO_TO_CLASS}
+    keep = np.array([int(c) in lookup for c in coco], dtype=bool)
+    class_id = np.array([lookup[int(c)] for c in coco[keep]], dtype=np.int64)
+    return Detections(t, xyxy[keep], np.clip(conf[keep], 0.0, 1.0), class_id, CLASS_NAMES)
+
+
+def prepare_ultralytics_env(config_dir: Path) -> None:
+    """Set what ultralytics reads at import: offline mode and a writable config folder.
+
+    The process environment is the only interface ultralytics offers for these, so this is
+    the one place the vision code writes it (it never reads it).
+    """
+    config_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_CONFIG_DIR"] = str(config_dir.resolve())
+
+
+@register_detector("ultralytics")
+class UltralyticsDetector:
+    """YOLO through ultralytics (``.pt`` or ``.onnx`` weights read in place)."""
+
+    def __init__(self, spec: DetectorSpec, cameras: int = 1) -> None:
+        if not spec.model_path.is_file():
+            raise FileNotFoundError(f"detector weights not found: {spec.model_path}")
+        prepare_ultralytics_env(spec.config_dir)
+        from ultralytics.models import YOLO
+        from ultralytics.utils import SETTINGS
+
+        yolo_settings: Any = SETTINGS
+        yolo_settings.update(sync=False)  # no usage events
+        self.spec = spec
+        self.plan = plan_device(spec.device, cuda_devices=cuda_device_count(),
+                                model_suffix=spec.model_path.suffix, cameras=cameras,
+                                max_batch=spec.max_batch)
+        self._model = YOLO(str(spec.model_path), task="detect")
+        names: dict[int, str] = self._model.names
+        self._classes = sorted(i for i, n in names.items() if n in COCO_TO_CLASS)
+        # The shared ONNX graph is fixed at 640x640; other sizes would fail at run time.
+        self._imgsz = 640 if spec.model_path.suffix == ".onnx" else spec.imgsz
+        self._threads_set = False
+        self.inference_s = 0.0
+        self.calls = 0
+        logger.info("detector %s on %s (%s)", spec.model_path.name, self.plan.device,
+                    self.plan.reason)
+
+    def detect(self, frames: Sequence[Frame], ts: Sequence[float]) -> list[Detections]:
+        """Detect in every frame, ``plan.batch`` frames per forward pass."""
+        if len(frames) != len(ts):
+            raise ValueError("one timestamp per frame")
+        out: list[Detections] = []
+        step = self.plan.batch
+        for i in range(0, len(frames), step):
+            chunk = list(frames[i:i + step])
+            start = time.perf_counter()
+            results = self._model.predict(
+                chunk, imgsz=self._imgsz, conf=self.spec.conf, device=self.plan.device,
+                quantize=16 if self.plan.half else None, classes=self._classes, verbose=False)
+            self.inference_s += time.perf_counter() - start
+            self.calls += 1
+            out += [from_ultralytics(r, t) for r, t in zip(results, ts[i:i + step], strict=True)]
+            self._set_threads()
+        return out
+
+    def _set_threads(self) -> None:
+        # ultralytics resets torch's thread count when it selects the CPU on the first call.
+        if self._threads_set or self.plan.is_cuda or self.spec.torch_threads <= 0:
+            return
+        import torch
+
+        torch.set_num_threads(self.spec.torch_threads)
+        self._threads_set = True

@@ -1,0 +1,306 @@
+"""Evidence of a violation: clips before and after, key frames, the vehicle crop, metadata.
+
+Per camera a :class:`FrameRing` keeps the last seconds of frames (JPEG-compressed: 15 s of
+1000x720 at 10 fps is ~20 MB instead of ~300 MB raw) with their own timestamps and what the
+tracker saw. When a rule fires, :class:`EvidenceRecorder` waits until the ring holds the
+window the catalogue asks for (``evidence_from``..``evidence_to``, stream time) and hands an
+:class:`EvidenceJob` to a writer thread; :func:`write_evidence` writes the raw and annotated
+MP4s (resampled to a constant rate by timestamp, so VFR sources play in real time), key
+frames, the crop and ``metadata.json``, each with its SHA-256.
+
+Layout: ``<root>/<camera>/<YYYY-MM-DD>/<event_id>/`` (root: ``IOC_EVIDENCE_DIR``, default
+``IOC_HOME/evidence``). Plates stay inside this store; logs only carry ids.
+
+Example::
+
+    ring.add(frame.t, frame.wall, frame.image, Overlay(tracked, lights))
+    recorder.open(violation, event_id, event_wall=frame.wall - (frame.t - violation.time))
+    for job in recorder.ready(latest_t=frame.t):
+        writer.submit(job)
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import logging
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from vision.annotate import draw
+from vision.clips import write_mp4
+from vision.config import CameraConfig, Movement
+from vision.rules.base import Violation
+from vision.signals import Light
+from vision.tracks import Detections
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Overlay:
+    """What to draw on a stored frame: the tracked boxes and the signal lights then."""
+
+    detections: Detections | None = None
+    lights: Mapping[Movement, Light] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RingFrame:
+    t: float
+    wall: float
+    jpeg: bytes
+    overlay: Overlay
+
+    def image(self) -> NDArray[np.uint8]:
+        img = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError("corrupt JPEG in the frame ring")
+        return np.asarray(img, dtype=np.uint8)
+
+
+class FrameRing:
+    """The last ``horizon_s`` seconds of a camera, at most ``max_fps`` frames per second."""
+
+    def __init__(self, horizon_s: float = 20.0, max_fps: float = 10.0, quality: int = 90) -> None:
+        self.horizon_s, self.max_fps, self.quality = horizon_s, max_fps, quality
+        self._frames: deque[RingFrame] = deque()
+
+    def add(self, t: float, wall: float, image: NDArray[np.uint8], overlay: Overlay) -> bool:
+        """Store a frame unless it comes sooner than ``1/max_fps`` after the last one."""
+        if self._frames and t < self._frames[-1].t + 1.0 / self.max_fps - 1e-6:
+            return False
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        self._frames.append(RingFrame(t, wall, buf.tobytes(), overlay))
+        while self._frames[0].t < t - self.horizon_s:
+            self._frames.popleft()
+        return True
+
+    @property
+    def latest_t(self) -> float | None:
+        return self._frames[-1].t if self._frames else None
+
+    @property
+    def oldest_t(self) -> float | None:
+        return self._frames[0].t if self._frames else None
+
+    def window(self, t0: float, t1: float) -> list[RingFrame]:
+        """Frames from the last one at or before ``t0`` (it is on screen at ``t0``) to ``t1``."""
+        ts = [f.t for f in self._frames]
+        start = max(0, bisect.bisect_right(ts, t0) - 1)
+        return [f for f in list(self._frames)[start:] if f.t <= t1]
+
+
+def resample(ts: Sequence[float], fps: float, t0: float, t1: float) -> list[int]:
+    """Indices of the frames to show at a constant ``fps`` from ``t0`` to ``t1``: at each
+    output instant, the latest frame at or before it (before the first frame: none).
+
+    Example: ``resample([0.0, 0.3], fps=10, t0=0, t1=0.4)`` -> ``[0, 0, 0, 1, 1]``.
+    """
+    out: list[int] = []
+    n = int((t1 - t0) * fps + 1e-9)
+    for k in range(n + 1):
+        i = bisect.bisect_right(ts, t0 + k / fps + 1e-9) - 1
+        if i >= 0:
+            out.append(i)
+    return out
+
+
+def nearest(ts: Sequence[float], t: float) -> int:
+    """Index of the frame closest in time to ``t`` (``ts`` sorted, non-empty)."""
+    i = bisect.bisect_left(ts, t)
+    if i == 0:
+        return 0
+    if i == len(ts):
+        return len(ts) - 1
+    return i if ts[i] - t < t - ts[i - 1] else i - 1
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFile:
+    """One written file: ``path`` relative to the evidence root."""
+
+    path: str
+    kind: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EvidenceJob:
+    event_id: str
+    violation: Violation
+    camera: CameraConfig
+    event_wall: float  # wall clock (epoch s) of the violation instant
+    frames: list[RingFrame]
+    extra: Mapping[str, Any]
+    complete: bool  # the ring held the whole window
+
+
+class EvidenceRecorder:
+    """Waits for each open violation's post-event window, then yields its job; pure."""
+
+    def __init__(self, camera: CameraConfig, ring: FrameRing) -> None:
+        self.camera, self.ring = camera, ring
+        self._open: list[tuple[Violation, str, float, Mapping[str, Any]]] = []
+
+    def open(self, violation: Violation, event_id: str, event_wall: float,
+             extra: Mapping[str, Any] | None = None) -> None:
+        """Record ``violation`` once its window has passed; ``extra`` goes into the metadata."""
+        self._open.append((violation, event_id, event_wall, extra or {}))
+
+    def ready(self, latest_t: float | None = None, flush: bool = False) -> list[EvidenceJob]:
+        """Jobs whose window has passed ``latest_t`` (or all of them when ``flush``)."""
+        now = self.ring.latest_t if latest_t is None else latest_t
+        jobs, keep = [], []
+        for v, eid, wall, extra in self._open:
+            if not flush and (now is None or now < v.evidence_to):
+                keep.append((v, eid, wall, extra))
+                continue
+            frames = self.ring.window(v.evidence_from, v.evidence_to)
+            if not frames:
+                logger.error("camera %s: event %s: no frames left for its evidence",
+                             self.camera.id, eid)
+                continue
+            oldest = self.ring.oldest_t
+            # complete: footage from before the window start is still held (nothing of the
+            # window was evicted or predates the camera), and the window end has been seen
+            complete = oldest is not None and oldest <= v.evidence_from \
+                and now is not None and now >= v.evidence_to
+            jobs.append(EvidenceJob(eid, v, self.camera, wall, frames, extra, complete))
+        self._open = keep
+        return jobs
+
+    @property
+    def pending(self) -> int:
+        return len(self._open)
+
+
+def _crop(img: NDArray[np.uint8], det: Detections | None, track_id: int,
+          grow: float = 0.15) -> NDArray[np.uint8] | None:
+    if det is None or det.track_id is None:
+        return None
+    rows = np.flatnonzero(det.track_id == track_id)
+    if rows.size == 0:
+        return None
+    x1, y1, x2, y2 = det.xyxy[int(rows[0])]
+    dx, dy = (x2 - x1) * grow, (y2 - y1) * grow
+    h, w = img.shape[:2]
+    a, b = max(0, int(x1 - dx)), max(0, int(y1 - dy))
+    c, d = min(w, int(x2 + dx) + 1), min(h, int(y2 + dy) + 1)
+    return img[b:d, a:c] if c > a and d > b else None
+
+
+def iso(wall: float) -> str:
+    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
+
+
+def write_evidence(job: EvidenceJob, root: Path, fps: float = 10.0) -> list[EvidenceFile]:
+    """Write every evidence file of ``job``; returns them (``metadata.json`` last)."""
+    v, cam = job.violation, job.camera
+    ts = [f.t for f in job.frames]
+    event_wall = job.event_wall
+    rel = Path(cam.id) / datetime.fromtimestamp(event_wall, UTC).strftime("%Y-%m-%d") / job.event_id
+    folder = root / rel
+    folder.mkdir(parents=True, exist_ok=True)
+    images = [f.image() for f in job.frames]
+    annotated = [draw(img, cam, f.overlay.detections, f.overlay.lights, {v.track_id},
+                      f"{cam.id} {iso(f.wall)} {v.rule}") for img, f in zip(images, job.frames,
+                                                                           strict=True)]
+    order = resample(ts, fps, max(ts[0], v.evidence_from), ts[-1])
+    written: list[tuple[str, str]] = []
+    codec = write_mp4(folder / "clip_raw.mp4", [images[i] for i in order], fps)
+    write_mp4(folder / "clip_annotated.mp4", [annotated[i] for i in order], fps)
+    written += [("clip_raw.mp4", "clip_raw"), ("clip_annotated.mp4", "clip_annotated")]
+    key_at = {"before": v.time - 1.0, "event": v.time, "after": v.time + 1.0}
+    for name, t in key_at.items():
+        cv2.imwrite(str(folder / f"key_{name}.jpg"), annotated[nearest(ts, t)],
+                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+        written.append((f"key_{name}.jpg", f"key_frame_{name}"))
+    i = nearest(ts, v.time)
+    crop = _crop(images[i], job.frames[i].overlay.detections, v.track_id)
+    if crop is not None and crop.size:
+        cv2.imwrite(str(folder / "vehicle_crop.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        written.append(("vehicle_crop.jpg", "vehicle_crop"))
+    files = [EvidenceFile(str(rel / n), k, sha256_file(folder / n), (folder / n).stat().st_size)
+             for n, k in written]
+    meta = {
+        "event_id": job.event_id, "camera_id": cam.id, "rule": v.rule, "track_id": v.track_id,
+        "vehicle_class": v.vehicle_class, "where": v.where, "time": iso(event_wall),
+        "stream_time_s": round(v.time, 3), "measured": dict(v.measured),
+        "legal": {"citation": v.legal.citation, "decree": v.legal.decree,
+                  "article": v.legal.article, "clause": v.legal.clause, "point": v.legal.point},
+        "window": {"from_s": round(v.evidence_from, 3), "to_s": round(v.evidence_to, 3),
+                   "first_frame_s": round(ts[0], 3), "last_frame_s": round(ts[-1], 3),
+                   "frames": len(ts), "complete": job.complete},
+        "video": {"codec": codec, "fps": fps, "width": images[0].shape[1],
+                  "height": images[0].shape[0]},
+        "files": [_as_dict(f) for f in files], **job.extra,
+    }
+    meta_path = folder / "metadata.json"
+    meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    files.append(EvidenceFile(str(rel / "metadata.json"), "metadata", sha256_file(meta_path),
+                              meta_path.stat().st_size))
+    return files
+
+
+def _as_dict(f: EvidenceFile) -> dict[str, Any]:
+    return {"path": f.path, "kind": f.kind, "sha256": f.sha256, "bytes": f.bytes}
+
+
+Done = Callable[[EvidenceJob, list[EvidenceFile] | None], None]
+
+
+class EvidenceWriter:
+    """Writes jobs on a background thread so the camera loop never waits for the disk;
+    ``done(job, files)`` runs on that thread (``files`` is ``None`` when writing failed)."""
+
+    def __init__(self, root: Path, done: Done, fps: float = 10.0, max_jobs: int = 64) -> None:
+        self.root, self.done, self.fps = root, done, fps
+        self._q: queue.Queue[EvidenceJob | None] = queue.Queue(maxsize=max_jobs)
+        self._thread = threading.Thread(target=self._run, name="evidence", daemon=True)
+        self._thread.start()
+        self.dropped = 0
+
+    def submit(self, job: EvidenceJob) -> None:
+        try:
+            self._q.put_nowait(job)
+        except queue.Full:
+            self.dropped += 1
+            logger.error("evidence queue full: event %s written without clips", job.event_id)
+            self.done(job, None)
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Finish the queued jobs, then stop."""
+        self._q.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (job := self._q.get()) is not None:
+            try:
+                files: list[EvidenceFile] | None = write_evidence(job, self.root, self.fps)
+            except (OSError, ValueError) as exc:
+                logger.error("event %s: evidence not written: %s", job.event_id, exc)
+                files = None
+            self.done(job, files)

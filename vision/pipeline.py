@@ -1,0 +1,295 @@
+"""The camera loop: source -> motion gate -> detector (batched across cameras) -> tracker ->
+rules -> evidence + messages.
+
+Every decoded frame goes into the camera's evidence ring. At most ``detect_fps`` times a
+second a frame is *processed* (a tick): its signal heads are read and, when the motion gate
+saw movement, it joins one detector batch with the other cameras' ticks (one GPU forward for
+all of them); a still tick lets the tracker carry its objects instead. Tracked points feed
+the pure rules; a violation opens an evidence job, written by a background thread, after
+which the violation is published. Frames come through :class:`~vision.source.Grabber`
+threads with small queues and Kafka through a non-blocking publisher, so neither a stalled
+camera nor a slow broker holds the loop.
+
+Example::
+
+    feeds = {c.id: Grabber(CameraSource(c.id, url_of(c), loop=True), realtime=True)
+             for c in cameras}
+    pipe = Pipeline.build(cameras, catalogue, feeds, detector, KafkaPublisher(bootstrap),
+                          PipelineOptions(topic_violations=settings.topic("violations"), ...))
+    stats = pipe.run(stop_event)        # {camera id: CameraStats}
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vision.annotate import draw
+from vision.catalogue import ViolationCatalogue
+from vision.config import CameraConfig, Movement
+from vision.counting import TrafficCounter
+from vision.detector import Detector
+from vision.evidence import (
+    EvidenceFile,
+    EvidenceJob,
+    EvidenceRecorder,
+    EvidenceWriter,
+    FrameRing,
+    Overlay,
+)
+from vision.motion import MotionConfig, MotionGate, roi_mask
+from vision.publish import (
+    Publisher,
+    counts_message,
+    event_id,
+    flow_observation,
+    frame_message,
+    health_message,
+    violation_message,
+    violation_notice,
+)
+from vision.rules import Violation, build_rules
+from vision.signals import Light, SignalHistory, SignalReader
+from vision.source import Frame, Grabber, RateMeter
+from vision.tracking import ObjectTracker, TrackerConfig
+from vision.tracks import Detections, TrackBook
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """Knobs of the loop; ``gate=False`` and ``every_frame=True`` give the brute-force
+    baseline (detector on every frame) the benchmark compares with."""
+
+    topic_violations: str = "ioc.violations"
+    topic_dashboard: str = "ioc.dashboard"
+    topic_observations: str = "ioc.observations.raw"
+    evidence_root: Path = Path(".ioc/evidence")
+    gate: bool = True
+    every_frame: bool = False
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    evidence_fps: float = 10.0
+    health_interval_s: float = 2.0
+    frame_interval_s: float = 2.0
+    device: str = "cpu"
+    count_sensors: Mapping[str, str] = field(default_factory=dict)  # camera id -> sensor id
+
+
+@dataclass
+class CameraStats:
+    frames: int = 0
+    ticks: int = 0
+    detections: int = 0
+    violations: int = 0
+    first_t: float | None = None
+    last_t: float | None = None
+
+
+class CameraWorker:
+    """Everything one camera needs except the detector; fed by :class:`Pipeline`."""
+
+    def __init__(self, camera: CameraConfig, catalogue: ViolationCatalogue,
+                 opts: PipelineOptions) -> None:
+        self.camera, self.opts = camera, opts
+        self.period = 0.0 if opts.every_frame else 1.0 / camera.detect_fps
+        ticks_per_s = 30.0 if opts.every_frame else camera.detect_fps
+        self.gate = MotionGate(opts.motion, roi_mask(camera, opts.motion.width)) \
+            if opts.gate else None
+        self.tracker = ObjectTracker(opts.tracker, ticks_per_s=ticks_per_s)
+        self.book = TrackBook(horizon_s=60.0, max_gap_s=max(2.0, 3.0 / ticks_per_s))
+        self.history = SignalHistory()
+        sig = camera.signal
+        self.reader = SignalReader(sig) if sig is not None and sig.source == "image" else None
+        self.rules = build_rules(camera, catalogue, self.history)
+        window = max((vt.evidence.before_s + vt.evidence.after_s
+                      for vt in catalogue.data.violations.values()), default=10.0)
+        self.ring = FrameRing(window + camera.tuning.movement_timeout_s + 2.0, opts.evidence_fps)
+        self.recorder = EvidenceRecorder(camera, self.ring)
+        self.counter = TrafficCounter(camera.tuning.min_move_px)
+        self.tracked: Detections | None = None
+        self.lights: Mapping[Movement, Light] = {}
+        self.stats = CameraStats()
+        self.processed, self.detected = RateMeter(), RateMeter()
+        self.lag_s: float | None = None
+        self._next_tick: float | None = None
+
+    def offer(self, frame: Frame) -> bool | None:
+        """Take a decoded frame. ``None``: not a tick (stored for evidence only); ``True``:
+        a tick that needs the detector; ``False``: a still tick (the tracker carries)."""
+        st = self.stats
+        st.frames += 1
+        st.first_t = frame.t if st.first_t is None else st.first_t
+        st.last_t = frame.t
+        if self._next_tick is not None and frame.t < self._next_tick - 1e-6:
+            self.ring.add(frame.t, frame.wall, frame.image, Overlay(self.tracked, self.lights))
+            return None
+        nxt = (self._next_tick or frame.t) + self.period
+        self._next_tick = nxt if nxt > frame.t else frame.t + self.period
+        if self.reader is not None:
+            state = self.reader.read(frame.image, frame.t, bgr=True)
+            self.history.add(state)
+            self.lights = dict(state.lights)
+        return True if self.gate is None else self.gate.check(frame.image, frame.t).detect
+
+    def apply(self, frame: Frame, detections: Detections | None) -> list[Violation]:
+        """Track (or carry), run the rules, store the frame; returns new violations."""
+        now = time.monotonic()
+        self.stats.ticks += 1
+        self.processed.tick(now)
+        if detections is not None:
+            self.stats.detections += 1
+            self.detected.tick(now)
+            self.tracked = self.tracker.update(detections)
+        else:
+            self.tracked = self.tracker.carry(frame.t)
+        points = self.tracked.points() if self.tracked is not None else []
+        tracks = self.book.update(points, frame.t)
+        self.counter.observe(tracks, frame.wall)
+        out = [v for rule in self.rules for v in rule.evaluate(tracks, frame.t)]
+        self.ring.add(frame.t, frame.wall, frame.image, Overlay(self.tracked, self.lights))
+        self.lag_s = time.time() - frame.wall
+        self.stats.violations += len(out)
+        return out
+
+
+class Pipeline:
+    """Round-robin over the cameras' grabbers, one detector for all."""
+
+    def __init__(self, workers: Sequence[CameraWorker], feeds: Mapping[str, Grabber],
+                 detector: Detector, publisher: Publisher, opts: PipelineOptions) -> None:
+        self.workers = {w.camera.id: w for w in workers}
+        self.feeds, self.detector = dict(feeds), detector
+        self.publisher, self.opts = publisher, opts
+        self.writer = EvidenceWriter(opts.evidence_root, self._evidence_done, opts.evidence_fps)
+        self._last_health: dict[str, float] = {}
+        self._last_frame_msg: dict[str, float] = {}
+        self._latest: dict[str, Frame] = {}
+
+    @classmethod
+    def build(cls, cameras: Sequence[CameraConfig], catalogue: ViolationCatalogue,
+              feeds: Mapping[str, Grabber], detector: Detector, publisher: Publisher,
+              opts: PipelineOptions) -> Pipeline:
+        workers = [CameraWorker(c, catalogue, opts) for c in cameras]
+        return cls(workers, feeds, detector, publisher, opts)
+
+    def run(self, stop: threading.Event | None = None, until_s: float | None = None,
+            max_wall_s: float | None = None) -> dict[str, CameraStats]:
+        """Process until every feed ends, ``stop`` is set, each camera has covered
+        ``until_s`` seconds of stream time, or ``max_wall_s`` passed; then flush evidence."""
+        stop = stop or threading.Event()
+        start = time.monotonic()
+        live = set(self.feeds)
+        for g in self.feeds.values():
+            g.start()
+        try:
+            while live and not stop.is_set():
+                if max_wall_s is not None and time.monotonic() - start > max_wall_s:
+                    break
+                if not self.step(live, until_s):
+                    stop.wait(0.005)
+        finally:
+            self._housekeeping(force=True)  # a last report while the sources are still open
+            for g in self.feeds.values():
+                g.stop()
+            self._finish()
+        return {cid: w.stats for cid, w in self.workers.items()}
+
+    def step(self, live: set[str], until_s: float | None = None) -> bool:
+        """One round: each camera advances to its next tick (frames in between only go to
+        its evidence ring), then one detector batch for every tick that needs it."""
+        todo: list[tuple[CameraWorker, Frame, bool]] = []
+        for cid in sorted(live):
+            tick = self._next_tick(cid, live, until_s)
+            if tick is not None:
+                todo.append(tick)
+        if not todo:
+            self._housekeeping()
+            return False
+        need = [(w, f) for w, f, detect in todo if detect]
+        found = self.detector.detect([f.image for _, f in need], [f.t for _, f in need]) \
+            if need else []
+        by_cam = {w.camera.id: d for (w, _), d in zip(need, found, strict=True)}
+        for w, f, _ in todo:
+            for v in w.apply(f, by_cam.get(w.camera.id)):
+                self._open_evidence(w, f, v)
+            for job in w.recorder.ready(f.t):
+                self.writer.submit(job)
+        self._housekeeping()
+        return True
+
+    def _next_tick(self, cid: str, live: set[str], until_s: float | None,
+                   max_frames: int = 64) -> tuple[CameraWorker, Frame, bool] | None:
+        w = self.workers[cid]
+        for _ in range(max_frames):
+            frame = self.feeds[cid].get()
+            if frame is None:
+                if self.feeds[cid].finished:
+                    live.discard(cid)
+                return None
+            if until_s is not None and w.stats.first_t is not None \
+                    and frame.t - w.stats.first_t > until_s:
+                live.discard(cid)
+                return None
+            decision = w.offer(frame)
+            self._latest[cid] = frame
+            if decision is not None:
+                return w, frame, decision
+        return None
+
+    def _open_evidence(self, w: CameraWorker, f: Frame, v: Violation) -> None:
+        eid = str(event_id(v.camera_id, v.track_id, v.rule, v.time))
+        wall = f.wall - (f.t - v.time)
+        w.recorder.open(v, eid, wall)
+        self.publisher.send(self.opts.topic_dashboard, violation_notice(v, eid, wall),
+                            key=v.camera_id)
+
+    def _evidence_done(self, job: EvidenceJob, files: list[EvidenceFile] | None) -> None:
+        msg = violation_message(job.violation, job.event_id, job.event_wall, job.camera, files,
+                                job.complete)
+        self.publisher.send(self.opts.topic_violations, msg, key=job.camera.id, urgent=True)
+
+    def _housekeeping(self, force: bool = False) -> None:
+        now = time.time()
+        mono = time.monotonic()
+        for cid, w in self.workers.items():
+            if force or now - self._last_health.get(cid, 0.0) >= self.opts.health_interval_s:
+                self._last_health[cid] = now
+                self._send_health(w, now, mono)
+            frame = self._latest.get(cid)
+            if frame is not None and (force or now - self._last_frame_msg.get(cid, 0.0)
+                                      >= self.opts.frame_interval_s):
+                self._last_frame_msg[cid] = now
+                img = draw(frame.image, w.camera, w.tracked, w.lights)
+                self.publisher.send(self.opts.topic_dashboard,
+                                    frame_message(cid, img, frame.wall), key=cid)
+            for minute, counts in w.counter.closed(now, flush=force):
+                self.publisher.send(self.opts.topic_dashboard, counts_message(cid, minute, counts),
+                                    key=cid)
+                sensor = self.opts.count_sensors.get(cid)
+                if sensor is not None:
+                    self.publisher.send(self.opts.topic_observations,
+                                        flow_observation(sensor, minute, counts), key=sensor)
+
+    def _send_health(self, w: CameraWorker, now: float, mono: float) -> None:
+        feed = self.feeds.get(w.camera.id)
+        src = feed.source if feed is not None else None
+        self.publisher.send(self.opts.topic_dashboard, health_message(
+            w.camera, now_wall=now, connected=bool(src and src.connected),
+            decoded_fps=src.decoded.rate(mono) if src else 0.0,
+            processed_fps=w.processed.rate(mono), detector_fps=w.detected.rate(mono),
+            lag_s=w.lag_s, last_frame_wall=src.last_frame_wall if src else None,
+            reconnects=src.reconnects if src else 0, dropped=feed.dropped if feed else 0,
+            error=src.last_error if src else None, device=self.opts.device), key=w.camera.id)
+
+    def _finish(self) -> None:
+        for w in self.workers.values():
+            for job in w.recorder.ready(flush=True):
+                self.writer.submit(job)
+        self.writer.close()
+        self._housekeeping(force=True)

@@ -1,0 +1,278 @@
+"""Camera sources: a file (looping for demos), an RTSP or an HTTP/MJPEG URL, via OpenCV/FFmpeg.
+
+:class:`CameraSource` never raises and never sleeps: :meth:`~CameraSource.read` returns the
+next :class:`Frame`, or ``None`` while the camera is down (it then reconnects on later calls,
+after an exponential back-off, so a dead camera costs nothing and a flapping one does not
+hammer the recorder). :class:`Grabber` runs a source on its own thread into a small queue:
+live cameras drop their oldest frame when the pipeline falls behind (the newest picture is
+the one that matters), files can instead wait for the pipeline (nothing lost, for tests).
+
+Timestamps: a file frame's time is its own presentation time (``CAP_PROP_POS_MSEC``), never
+``frame_number / fps`` - the sample clips have a variable frame rate; a looping file adds
+the previous passes' duration so time keeps increasing. A live frame's time is the wall
+clock when it was decoded (stream timestamps of RTSP/MJPEG cameras are not trustworthy).
+
+Example::
+
+    src = CameraSource("vn-junction-a", "/data/clip.mp4", loop=True)
+    grabber = Grabber(src, realtime=True); grabber.start()
+    frame = grabber.get(timeout=1.0)      # Frame(camera_id, image, t, wall, seq) or None
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+logger = logging.getLogger(__name__)
+
+SourceKind = Literal["file", "rtsp", "http"]
+
+
+def source_kind(url: str) -> SourceKind:
+    low = url.lower()
+    if low.startswith(("rtsp://", "rtsps://")):
+        return "rtsp"
+    if low.startswith(("http://", "https://")):
+        return "http"
+    return "file"
+
+
+def redact(url: str) -> str:
+    """URL without credentials (``rtsp://user:pw@host`` -> ``rtsp://***@host``) for logs."""
+    scheme, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Frame:
+    """One decoded BGR frame: stream time ``t`` (s), wall clock ``wall`` (epoch s), ``seq``."""
+
+    camera_id: str
+    image: NDArray[np.uint8]
+    t: float
+    wall: float
+    seq: int
+
+
+class Backoff:
+    """Exponential back-off delays: ``initial``, x``factor`` each failure, capped; pure."""
+
+    def __init__(self, initial: float = 0.5, factor: float = 2.0, maximum: float = 30.0) -> None:
+        if initial <= 0 or factor < 1 or maximum < initial:
+            raise ValueError("need initial > 0, factor >= 1, maximum >= initial")
+        self.initial, self.factor, self.maximum = initial, factor, maximum
+        self._next = initial
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self.maximum, self._next * self.factor)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+class RateMeter:
+    """Events per second over the last ``window_s`` seconds of a given clock; pure."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float) -> float:
+        self._trim(now)
+        if len(self._times) < 2:
+            return 0.0
+        span = max(now - self._times[0], self._times[-1] - self._times[0])
+        return (len(self._times) - 1) / span if span > 0 else 0.0
+
+    def _trim(self, now: float) -> None:
+        while self._times and self._times[0] < now - self.window_s:
+            self._times.popleft()
+
+
+Opener = Callable[[str], Any]  # returns a cv2.VideoCapture-like object
+
+
+def open_capture(url: str, timeout_ms: int = 5000) -> Any:
+    """cv2.VideoCapture through FFmpeg, with open/read time-outs so a dead camera returns."""
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
+              cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+
+
+class CameraSource:
+    """One camera's frames with reconnection; ``clock`` (monotonic) and ``wall`` injectable."""
+
+    def __init__(self, camera_id: str, url: str, *, loop: bool = False,
+                 backoff: Backoff | None = None, opener: Opener = open_capture,
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
+        self.camera_id, self.url, self.kind = camera_id, url, source_kind(url)
+        self.loop = loop and self.kind == "file"
+        self.backoff = backoff or Backoff()
+        self._open, self._clock, self._wall = opener, clock, wall
+        self._cap: Any = None
+        self._retry_at = 0.0
+        self._offset = 0.0  # added to file times after each loop
+        self._last_t = -1.0
+        self._seq = 0
+        self.ended = False
+        self.connected = False
+        self.reconnects = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.last_frame_wall: float | None = None
+        self.decoded = RateMeter()
+
+    def read(self) -> Frame | None:
+        """Next frame, or ``None`` (down, waiting to retry, or a file that ended)."""
+        if self.ended:
+            return None
+        if self._cap is None and not self._connect():
+            return None
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            self._lost()
+            return None
+        now = self._wall()
+        if self.kind == "file":
+            t = self._offset + float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+        else:
+            t = now
+        if t <= self._last_t:  # repeated/zero pts: keep time strictly increasing
+            t = self._last_t + 1e-3
+        self._last_t = t
+        self._seq += 1
+        self.last_frame_wall = now
+        self.decoded.tick(self._clock())
+        self.backoff.reset()
+        return Frame(self.camera_id, image, t, now, self._seq)
+
+    def retry_in(self) -> float:
+        """Seconds until the next reconnection attempt (0 when connected)."""
+        return 0.0 if self._cap is not None else max(0.0, self._retry_at - self._clock())
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+        self._cap, self.connected = None, False
+
+    def _connect(self) -> bool:
+        if self._clock() < self._retry_at:
+            return False
+        cap = self._open(self.url)
+        if cap is None or not cap.isOpened():
+            if cap is not None:
+                cap.release()
+            self._fail("cannot open")
+            return False
+        if self.failures:
+            self.reconnects += 1
+        self._cap, self.connected = cap, True
+        logger.info("camera %s: connected to %s", self.camera_id, redact(self.url))
+        return True
+
+    def _lost(self) -> None:
+        self.close()
+        if self.kind == "file" and self._last_t >= 0:
+            if not self.loop:
+                self.ended = True
+                logger.info("camera %s: end of file", self.camera_id)
+                return
+            self._offset = self._last_t + 0.04  # next pass starts one frame later
+            self._retry_at = 0.0
+            logger.debug("camera %s: file looped", self.camera_id)
+            return
+        self._fail("stream lost")
+
+    def _fail(self, what: str) -> None:
+        delay = self.backoff.next_delay()
+        self.failures += 1
+        self.last_error = what
+        self._retry_at = self._clock() + delay
+        logger.warning("camera %s: %s (%s); retrying in %.1f s", self.camera_id, what,
+                       redact(self.url), delay)
+
+
+class Grabber:
+    """Reads a source on a daemon thread into a bounded queue.
+
+    ``drop_oldest`` (default for live cameras): a full queue loses its oldest frame, counted
+    in ``dropped``; otherwise the thread waits for room. ``realtime`` paces a file at its own
+    timestamps (a file otherwise decodes as fast as the CPU allows).
+    """
+
+    def __init__(self, source: CameraSource, size: int = 2, drop_oldest: bool | None = None,
+                 realtime: bool = False) -> None:
+        self.source = source
+        self.drop_oldest = source.kind != "file" if drop_oldest is None else drop_oldest
+        self.realtime = realtime and source.kind == "file"
+        self._q: queue.Queue[Frame] = queue.Queue(maxsize=size)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"grab-{source.camera_id}",
+                                        daemon=True)
+        self.dropped = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.source.close()
+
+    @property
+    def finished(self) -> bool:
+        """The source ended (file without loop) and every frame has been taken."""
+        return not self._thread.is_alive() and self._q.empty()
+
+    def get(self, timeout: float = 0.0) -> Frame | None:
+        try:
+            return self._q.get(timeout=timeout) if timeout > 0 else self._q.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _run(self) -> None:
+        start_wall: float | None = None
+        start_t = 0.0
+        while not self._stop.is_set() and not self.source.ended:
+            frame = self.source.read()
+            if frame is None:
+                self._stop.wait(min(1.0, max(0.01, self.source.retry_in())))
+                continue
+            if self.realtime:
+                if start_wall is None:
+                    start_wall, start_t = time.monotonic(), frame.t
+                self._stop.wait(max(0.0, start_wall + frame.t - start_t - time.monotonic()))
+            self._put(frame)
+
+    def _put(self, frame: Frame) -> None:
+        while not self._stop.is_set():
+            try:
+                self._q.put(frame, timeout=0.2)
+                return
+            except queue.Full:
+                if self.drop_oldest:
+                    try:
+                        self._q.get_nowait()
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
