@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "replay",
     "mqtt",
     "run",
+    "vision",
+    "feedback",
 )
 
 

