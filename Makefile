@@ -14,6 +14,12 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[dev]'
+	@# ultralytics pulls in opencv-python, which shares the cv2 folder with the headless
+	@# build we pin: keep exactly one (the headless one, no GUI libraries needed).
+	@if $(VENV)/bin/pip show -q opencv-python >/dev/null 2>&1; then \
+		$(VENV)/bin/pip uninstall -q -y opencv-python && \
+		$(VENV)/bin/pip install -q --force-reinstall --no-deps opencv-python-headless==5.0.0.93; \
+	fi
 	@touch $@
 
 run: $(STAMP)

@@ -39,29 +39,50 @@ from vision.publish import MemoryPublisher
 from vision.source import CameraSource, Grabber
 
 
-def run_mode(name: str, settings: Settings, detector: UltralyticsDetector, cameras: list[Any],
-             seconds: float, every_frame: bool) -> dict[str, Any]:
-    feeds = {c.id: Grabber(CameraSource(c.id, resolve_source(c.source, settings.shared_dir)),
-                           size=4, drop_oldest=False) for c in cameras}
+def run_mode(
+    name: str,
+    settings: Settings,
+    detector: UltralyticsDetector,
+    cameras: list[Any],
+    seconds: float,
+    every_frame: bool,
+) -> dict[str, Any]:
+    feeds = {
+        c.id: Grabber(
+            CameraSource(c.id, resolve_source(c.source, settings.shared_dir)),
+            size=4,
+            drop_oldest=False,
+        )
+        for c in cameras
+    }
     calls0, infer0 = detector.calls, detector.inference_s
     with tempfile.TemporaryDirectory() as tmp:
-        opts = PipelineOptions(evidence_root=Path(tmp), gate=not every_frame,
-                               every_frame=every_frame, device=detector.plan.device)
-        pipe = Pipeline.build(cameras, load_violation_catalogue(), feeds, detector,
-                              MemoryPublisher(), opts)
+        opts = PipelineOptions(
+            evidence_root=Path(tmp),
+            gate=not every_frame,
+            every_frame=every_frame,
+            device=detector.plan.device,
+        )
+        pipe = Pipeline.build(
+            cameras, load_violation_catalogue(), feeds, detector, MemoryPublisher(), opts
+        )
         start = time.perf_counter()
         stats = pipe.run(until_s=seconds)
         wall = time.perf_counter() - start
     frames = sum(s.frames for s in stats.values())
     out = {
-        "frames": frames, "ticks": sum(s.ticks for s in stats.values()),
+        "frames": frames,
+        "ticks": sum(s.ticks for s in stats.values()),
         "detector_frames": sum(s.detections for s in stats.values()),
         "detector_calls": detector.calls - calls0,
-        "detector_s": round(detector.inference_s - infer0, 2), "wall_s": round(wall, 2),
+        "detector_s": round(detector.inference_s - infer0, 2),
+        "wall_s": round(wall, 2),
         "frames_per_s": round(frames / wall, 2),
         "violations": sum(s.violations for s in stats.values()),
-        "per_camera": {cid: {"frames": s.frames, "ticks": s.ticks, "detector_frames":
-                             s.detections} for cid, s in stats.items()},
+        "per_camera": {
+            cid: {"frames": s.frames, "ticks": s.ticks, "detector_frames": s.detections}
+            for cid, s in stats.items()
+        },
     }
     print(f"[{name}] {json.dumps(out)}", file=sys.stderr)
     return out
@@ -75,8 +96,11 @@ def main() -> int:
     parser.add_argument("--camera", action="append", default=[], help="camera id (repeatable)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    settings = Settings(vision_device=args.device, vision_torch_threads=args.threads,
-                        home=Path(tempfile.gettempdir()) / "ioc-bench-vision")
+    settings = Settings(
+        vision_device=args.device,
+        vision_torch_threads=args.threads,
+        home=Path(tempfile.gettempdir()) / "ioc-bench-vision",
+    )
     all_cameras = load_cameras(settings.cameras_dir)
     cameras = [all_cameras[c] for c in args.camera] if args.camera else list(all_cameras.values())
     det = create_detector(DetectorSpec.from_settings(settings), cameras=len(cameras))
@@ -88,16 +112,22 @@ def main() -> int:
     gated = run_mode("gated", settings, det, cameras, args.seconds, every_frame=False)
     brute = run_mode("every_frame", settings, det, cameras, args.seconds, every_frame=True)
     result = {
-        "benchmark": "vision_pipeline", "device": det.plan.device, "half": det.plan.half,
-        "batch": det.plan.batch, "torch_threads": args.threads, "seconds_per_clip": args.seconds,
-        "cameras": [c.id for c in cameras], "model": settings.model_path.name,
+        "benchmark": "vision_pipeline",
+        "device": det.plan.device,
+        "half": det.plan.half,
+        "batch": det.plan.batch,
+        "torch_threads": args.threads,
+        "seconds_per_clip": args.seconds,
+        "cameras": [c.id for c in cameras],
+        "model": settings.model_path.name,
         "python": platform.python_version(),
         "gated": {k: v for k, v in gated.items() if k != "per_camera"},
         "every_frame": {k: v for k, v in brute.items() if k != "per_camera"},
         "speedup": round(gated["frames_per_s"] / brute["frames_per_s"], 2),
         "gate_skipped_ticks": round(1 - gated["detector_frames"] / max(1, gated["ticks"]), 3),
-        "detector_frames_ratio": round(gated["detector_frames"]
-                                       / max(1, brute["detector_frames"]), 3),
+        "detector_frames_ratio": round(
+            gated["detector_frames"] / max(1, brute["detector_frames"]), 3
+        ),
     }
     print(json.dumps(result))
     return 0

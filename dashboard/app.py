@@ -54,18 +54,23 @@ async def live_page(request: Request, principal: Principal) -> Response:
 
 
 def routes() -> list[BaseRoute]:
-    static = Mount("/static", routes=[
-        Mount("/app", StaticFiles(directory=STATIC_DIR / "app"), name="app"),
-        Mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor"),
-    ], name="static")
+    static = Mount(
+        "/static",
+        routes=[
+            Mount("/app", StaticFiles(directory=STATIC_DIR / "app"), name="app"),
+            Mount("/vendor", StaticFiles(directory=STATIC_DIR / "vendor"), name="vendor"),
+        ],
+        name="static",
+    )
     table: list[BaseRoute] = [
         Route("/", guarded("live_page", live_page), name="live_page"),
         Route("/login", guarded("login_page", login_page), methods=["GET"], name="login_page"),
         Route("/login", guarded("login", login), methods=["POST"], name="login"),
         Route("/logout", guarded("logout", logout), methods=["POST"], name="logout"),
         Route("/api/v1/me", guarded("me", me), name="me"),
-        Route("/api/v1/observations", guarded("ingest", observations), methods=["POST"],
-              name="ingest"),
+        Route(
+            "/api/v1/observations", guarded("ingest", observations), methods=["POST"], name="ingest"
+        ),
         Route("/healthz", guarded("healthz", healthz), name="healthz"),
         WebSocketRoute("/ws", websocket_endpoint, name="websocket"),
         static,
@@ -77,18 +82,22 @@ def routes() -> list[BaseRoute]:
     return table
 
 
-def _resolve(settings: Settings, database_url: str | None,
-             kafka_bootstrap: str | None) -> tuple[str, str]:
+def _resolve(
+    settings: Settings, database_url: str | None, kafka_bootstrap: str | None
+) -> tuple[str, str]:
     if database_url is not None and kafka_bootstrap is not None:
         return database_url, kafka_bootstrap
     from ioc.services import manager
 
-    return (database_url or manager.database_url(settings),
-            kafka_bootstrap or manager.kafka_bootstrap(settings))
+    return (
+        database_url or manager.database_url(settings),
+        kafka_bootstrap or manager.kafka_bootstrap(settings),
+    )
 
 
-def create_app(settings: Settings, *, database_url: str | None = None,
-               kafka_bootstrap: str | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, database_url: str | None = None, kafka_bootstrap: str | None = None
+) -> Starlette:
     """The ASGI app. URLs default to what :mod:`ioc.services.manager` resolves (at start)."""
 
     @contextlib.asynccontextmanager
@@ -96,21 +105,31 @@ def create_app(settings: Settings, *, database_url: str | None = None,
         db_url, bootstrap = _resolve(settings, database_url, kafka_bootstrap)
         pool = await open_pool(db_url, min_size=1, max_size=8)
         hub = Hub(settings.ws_queue_size)
-        feed = DashboardFeed(bootstrap, settings.topic("dashboard"), hub,
-                             create_topics=[settings.topic("dashboard"),
-                                            settings.topic("observations.raw")],
-                             partitions=settings.topic_partitions)
-        producer = RawProducer(bootstrap, settings.topic("observations.raw"),
-                               settings.max_body_bytes)
+        feed = DashboardFeed(
+            bootstrap,
+            settings.topic("dashboard"),
+            hub,
+            create_topics=[settings.topic("dashboard"), settings.topic("observations.raw")],
+            partitions=settings.topic_partitions,
+        )
+        producer = RawProducer(
+            bootstrap, settings.topic("observations.raw"), settings.max_body_bytes
+        )
         within = 3 * settings.worker_heartbeat_s
         ctx = Components(
-            settings=settings, pool=pool, catalogue=load_catalogue(),
-            registry=RegistryCache(pool, settings.registry_refresh_s), producer=producer,
-            hub=hub, feed=feed,
-            snapshots=SnapshotBuilder(pool, lambda: [worker_summary(w.message)
-                                                     for w in feed.alive_workers(within)]),
+            settings=settings,
+            pool=pool,
+            catalogue=load_catalogue(),
+            registry=RegistryCache(pool, settings.registry_refresh_s),
+            producer=producer,
+            hub=hub,
+            feed=feed,
+            snapshots=SnapshotBuilder(
+                pool, lambda: [worker_summary(w.message) for w in feed.alive_workers(within)]
+            ),
             health=HealthChecker(settings, pool, bootstrap, feed),
-            throttle=LoginThrottle(free_by_kind={"ip": 20}), pages=Pages(),
+            throttle=LoginThrottle(free_by_kind={"ip": 20}),
+            pages=Pages(),
         )
         app.state.ioc = ctx
         feed_task = asyncio.create_task(feed.run(), name="dashboard-feed")
@@ -128,5 +147,4 @@ def create_app(settings: Settings, *, database_url: str | None = None,
             await pool.close()
             logger.info("dashboard stopped")
 
-    return Starlette(routes=routes(), lifespan=lifespan,
-                     middleware=[Middleware(SecurityHeaders)])
+    return Starlette(routes=routes(), lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])

@@ -98,8 +98,12 @@ def deny(conn: HTTPConnection, principal: Principal, permission: Permission) -> 
         if permission.page:
             target = conn.url.path + (f"?{conn.url.query}" if conn.url.query else "")
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-        return error(401, "unauthorized", "missing, invalid or revoked credentials",
-                     headers={"WWW-Authenticate": 'Bearer realm="ioc"'})
+        return error(
+            401,
+            "unauthorized",
+            "missing, invalid or revoked credentials",
+            headers={"WWW-Authenticate": 'Bearer realm="ioc"'},
+        )
     if permission.page:
         return components(conn).pages.login(problem="forbidden", status=403)
     return error(403, "forbidden", f"role {principal.role!r} may not use this endpoint")
@@ -113,8 +117,11 @@ def guarded(name: str, handler: Handler) -> Callable[[Request], Awaitable[Respon
         principal, _ = await authenticate(request)
         if not allowed(principal, permission):
             return deny(request, principal, permission)
-        if (request.method not in SAFE_METHODS and principal.kind == "user"
-                and same_origin(request) is not True):
+        if (
+            request.method not in SAFE_METHODS
+            and principal.kind == "user"
+            and same_origin(request) is not True
+        ):
             return error(403, "csrf_failed", "cross-origin or origin-less write refused")
         return await handler(request, principal)
 

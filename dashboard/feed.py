@@ -41,8 +41,16 @@ class WorkerSeen:
 
 
 class DashboardFeed:
-    def __init__(self, bootstrap: str, topic: str, hub: Hub, *, create_topics: list[str],
-                 partitions: int = 1, max_backoff_s: float = 15.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        hub: Hub,
+        *,
+        create_topics: list[str],
+        partitions: int = 1,
+        max_backoff_s: float = 15.0,
+    ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.hub = hub
@@ -90,8 +98,9 @@ class DashboardFeed:
         from ioc.services.broker import create_topics
 
         await create_topics(self.bootstrap, self._create, self._partitions)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap,
-                                    client_id="ioc-dashboard-feed")
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap, client_id="ioc-dashboard-feed"
+        )
         await admin.start()
         try:
             (described,) = await admin.describe_topics([self.topic])
@@ -103,9 +112,13 @@ class DashboardFeed:
         return partitions
 
     async def _consume(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None,
-                                    enable_auto_commit=False, auto_offset_reset="latest",
-                                    client_id="ioc-dashboard-feed")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            client_id="ioc-dashboard-feed",
+        )
         self._consumer = consumer
         await consumer.start()
         tps = [TopicPartition(self.topic, p) for p in await self._partitions_of_topic()]
@@ -143,12 +156,14 @@ class DashboardFeed:
         if channel is not None:
             self.hub.broadcast(channel, text)
 
-    async def end_offsets(self, tps: list[TopicPartition],
-                          timeout_s: float = 3.0) -> dict[TopicPartition, int] | None:
+    async def end_offsets(
+        self, tps: list[TopicPartition], timeout_s: float = 3.0
+    ) -> dict[TopicPartition, int] | None:
         """End offsets of any partitions (for consumer lag), ``None`` while disconnected."""
         consumer = self._consumer
         if consumer is None or not self.ready:
             return None
-        offsets: dict[TopicPartition, int] = await asyncio.wait_for(consumer.end_offsets(tps),
-                                                                     timeout_s)
+        offsets: dict[TopicPartition, int] = await asyncio.wait_for(
+            consumer.end_offsets(tps), timeout_s
+        )
         return offsets

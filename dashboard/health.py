@@ -42,8 +42,9 @@ TIMEOUT_S = 3.0
 
 
 class HealthChecker:
-    def __init__(self, settings: Settings, pool: AsyncConnectionPool, bootstrap: str,
-                 feed: DashboardFeed) -> None:
+    def __init__(
+        self, settings: Settings, pool: AsyncConnectionPool, bootstrap: str, feed: DashboardFeed
+    ) -> None:
         self._settings = settings
         self._pool = pool
         self._bootstrap = bootstrap
@@ -54,9 +55,11 @@ class HealthChecker:
     async def _admin_client(self) -> AIOKafkaAdminClient:
         async with self._lock:  # concurrent probes share one client
             if self._admin is None:
-                admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap,
-                                            client_id="ioc-dashboard-health",
-                                            request_timeout_ms=int(TIMEOUT_S * 1000))
+                admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self._bootstrap,
+                    client_id="ioc-dashboard-health",
+                    request_timeout_ms=int(TIMEOUT_S * 1000),
+                )
                 try:
                     await asyncio.wait_for(admin.start(), TIMEOUT_S)
                 except BaseException:
@@ -90,18 +93,27 @@ class HealthChecker:
         except Exception as exc:
             await self._drop_admin()
             return {"status": "down", "error": type(exc).__name__}
-        return {"status": "ok", "brokers": len(cluster.get("brokers", [])),
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+        return {
+            "status": "ok",
+            "brokers": len(cluster.get("brokers", [])),
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
 
     def workers(self) -> dict[str, Any]:
         within = 3 * self._settings.worker_heartbeat_s
         alive = self._feed.alive_workers(within)
-        return {"status": "ok" if alive else "degraded", "alive": len(alive),
-                "workers": [worker_summary(w.message) for w in alive]}
+        return {
+            "status": "ok" if alive else "degraded",
+            "alive": len(alive),
+            "workers": [worker_summary(w.message) for w in alive],
+        }
 
     def feed(self) -> dict[str, Any]:
-        return {"status": "ok" if self._feed.ready else "degraded",
-                "messages": self._feed.messages, "error": self._feed.last_error}
+        return {
+            "status": "ok" if self._feed.ready else "degraded",
+            "messages": self._feed.messages,
+            "error": self._feed.last_error,
+        }
 
     async def lag(self) -> dict[str, Any]:
         group = self._settings.streams_app_id
@@ -115,21 +127,28 @@ class HealthChecker:
                 return unknown
             # Partitions named explicitly: Tansu mis-encodes the "all partitions" form.
             committed = await asyncio.wait_for(
-                admin.list_consumer_group_offsets(group, partitions=tps), TIMEOUT_S)
+                admin.list_consumer_group_offsets(group, partitions=tps), TIMEOUT_S
+            )
             ends = await self._feed.end_offsets(tps)
         except Exception as exc:
             return {**unknown, "error": type(exc).__name__}
         known = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
         if ends is None or not known:
             return unknown
-        per = {f"{tp.topic}/{tp.partition}": max(0, ends.get(tp, 0) - offset)
-               for tp, offset in known.items()}
+        per = {
+            f"{tp.topic}/{tp.partition}": max(0, ends.get(tp, 0) - offset)
+            for tp, offset in known.items()
+        }
         return {"status": "ok", "group": group, "total": sum(per.values()), "partitions": per}
 
     async def check(self, detailed: bool) -> tuple[str, dict[str, Any]]:
         database, broker = await asyncio.gather(self.database(), self.broker())
-        parts: dict[str, Any] = {"database": database, "broker": broker, "feed": self.feed(),
-                                 "workers": self.workers()}
+        parts: dict[str, Any] = {
+            "database": database,
+            "broker": broker,
+            "feed": self.feed(),
+            "workers": self.workers(),
+        }
         if broker["status"] == "ok" and detailed:
             parts["lag"] = await self.lag()
         if database["status"] != "ok" or broker["status"] != "ok":

@@ -46,8 +46,9 @@ CLOSE_SERVER_ERROR: Final = 1011
 
 
 class Client:
-    def __init__(self, name: str, send: SendFn, close: CloseFn, snapshot: SnapshotFn,
-                 queue_size: int) -> None:
+    def __init__(
+        self, name: str, send: SendFn, close: CloseFn, snapshot: SnapshotFn, queue_size: int
+    ) -> None:
         self.name = name
         self.channels: frozenset[str] = frozenset()
         self.queue: asyncio.Queue[str | _Resync] = asyncio.Queue(maxsize=queue_size)
@@ -74,8 +75,11 @@ class Client:
                     try:
                         item = await self._snapshot(self.channels)
                     except Exception:
-                        logger.warning("snapshot for %s failed; closing it so it reconnects",
-                                       self.name, exc_info=True)
+                        logger.warning(
+                            "snapshot for %s failed; closing it so it reconnects",
+                            self.name,
+                            exc_info=True,
+                        )
                         await self._close(CLOSE_SERVER_ERROR, "snapshot unavailable")
                         return
                 await self._send(item)
@@ -87,8 +91,13 @@ class Client:
 
 
 class Hub:
-    def __init__(self, queue_size: int, max_resyncs: int = 3, resync_window_s: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        queue_size: int,
+        max_resyncs: int = 3,
+        resync_window_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.queue_size = queue_size
         self.max_resyncs = max_resyncs
         self.resync_window_s = resync_window_s

@@ -104,9 +104,12 @@ class RawProducer:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._bootstrap, acks="all", client_id="ioc-http-ingest",
+                    bootstrap_servers=self._bootstrap,
+                    acks="all",
+                    client_id="ioc-http-ingest",
                     max_request_size=self._max_bytes + 64 * 1024,
-                    request_timeout_ms=int(self._timeout_s * 1000))
+                    request_timeout_ms=int(self._timeout_s * 1000),
+                )
                 try:
                     await asyncio.wait_for(producer.start(), self._timeout_s)
                 except BaseException:
@@ -127,7 +130,8 @@ class RawProducer:
             producer = await self._ensure()
             await asyncio.wait_for(
                 producer.send_and_wait(self.topic, value, key=key, headers=[SOURCE_HEADER]),
-                self._timeout_s)
+                self._timeout_s,
+            )
         except Exception as exc:
             raise Unavailable(f"broker unavailable: {type(exc).__name__}") from exc
 
@@ -164,18 +168,27 @@ async def observations(request: Request, principal: Principal) -> Response:
     except PayloadError as exc:
         if exc.reason == "malformed_json":
             return error(400, "malformed_json", exc.message)
-        return await _forward_then(ctx.producer, body, None,
-                                   error(422, exc.reason, exc.message, rejected=[]))
+        return await _forward_then(
+            ctx.producer, body, None, error(422, exc.reason, exc.message, rejected=[])
+        )
     if len(items) > settings.max_batch_items:
-        return error(413, "too_many_items",
-                     f"{len(items)} items; at most {settings.max_batch_items} per batch")
+        return error(
+            413,
+            "too_many_items",
+            f"{len(items)} items; at most {settings.max_batch_items} per batch",
+        )
     try:
         sensors = await ctx.registry.get()
     except Unavailable as exc:
         return error(503, "unavailable", str(exc), headers={"Retry-After": "5"})
-    vctx = ValidationContext(ctx.catalogue, sensors, datetime.now(UTC),
-                             timedelta(seconds=settings.max_clock_skew_s),
-                             timedelta(days=settings.max_age_days), settings.max_batch_items)
+    vctx = ValidationContext(
+        ctx.catalogue,
+        sensors,
+        datetime.now(UTC),
+        timedelta(seconds=settings.max_clock_skew_s),
+        timedelta(days=settings.max_age_days),
+        settings.max_batch_items,
+    )
     if len(body) > _THREAD_ABOVE_BYTES:
         good, bad = await asyncio.to_thread(validate_items, items, vctx)
     else:
@@ -189,12 +202,17 @@ async def observations(request: Request, principal: Principal) -> Response:
     return await _forward_then(ctx.producer, body, _key(items), answer)
 
 
-async def _forward_then(producer: RawProducer, body: bytes, key: bytes | None,
-                        answer: Response) -> Response:
+async def _forward_then(
+    producer: RawProducer, body: bytes, key: bytes | None, answer: Response
+) -> Response:
     try:
         await producer.send(body, key)
     except Unavailable as exc:
         logger.warning("ingest: %s", exc)
-        return error(503, "broker_unavailable", "the message broker did not acknowledge; retry",
-                     headers={"Retry-After": "5"})
+        return error(
+            503,
+            "broker_unavailable",
+            "the message broker did not acknowledge; retry",
+            headers={"Retry-After": "5"},
+        )
     return answer

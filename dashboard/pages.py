@@ -18,11 +18,15 @@ PAGES_DIR = Path(__file__).resolve().parent / "static" / "pages"
 
 LOGIN_ERRORS = {
     "invalid": ("Sai tên đăng nhập hoặc mật khẩu.", "Wrong user name or password."),
-    "throttled": ("Quá nhiều lần thử. Vui lòng thử lại sau {s} giây.",
-                  "Too many attempts. Try again in {s} s."),
+    "throttled": (
+        "Quá nhiều lần thử. Vui lòng thử lại sau {s} giây.",
+        "Too many attempts. Try again in {s} s.",
+    ),
     "missing": ("Vui lòng nhập tên đăng nhập và mật khẩu.", "Enter a user name and a password."),
-    "forbidden": ("Tài khoản không có quyền xem trang này.",
-                  "This account may not view that page."),
+    "forbidden": (
+        "Tài khoản không có quyền xem trang này.",
+        "This account may not view that page.",
+    ),
 }
 
 
@@ -34,16 +38,26 @@ class Pages:
     def live(self) -> Response:
         return HTMLResponse(self._live, headers={"Cache-Control": "no-store"})
 
-    def login(self, *, next_path: str = "/", username: str = "", problem: str | None = None,
-              retry_after: int | None = None, status: int = 200) -> Response:
+    def login(
+        self,
+        *,
+        next_path: str = "/",
+        username: str = "",
+        problem: str | None = None,
+        retry_after: int | None = None,
+        status: int = 200,
+    ) -> Response:
         message = ""
         if problem is not None:
             vi, en = LOGIN_ERRORS[problem]
             seconds = str(retry_after or 0)
-            message = (f'<p class="login-error" role="alert">{html.escape(vi.format(s=seconds))}'
-                       f'<br><span class="en">{html.escape(en.format(s=seconds))}</span></p>')
+            message = (
+                f'<p class="login-error" role="alert">{html.escape(vi.format(s=seconds))}'
+                f'<br><span class="en">{html.escape(en.format(s=seconds))}</span></p>'
+            )
         body = self._login.substitute(
-            error=message, next=html.escape(next_path, quote=True),
+            error=message,
+            next=html.escape(next_path, quote=True),
             username=html.escape(username, quote=True),
         )
         headers = {"Cache-Control": "no-store"}

@@ -37,14 +37,17 @@ class JSON(JSONResponse):
         return dumps(content).encode("utf-8")
 
 
-def json_response(content: Any, status: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
-    return JSON(content, status_code=status,
-                headers={"Cache-Control": "no-store", **(headers or {})})
+def json_response(
+    content: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return JSON(
+        content, status_code=status, headers={"Cache-Control": "no-store", **(headers or {})}
+    )
 
 
-def error(status: int, code: str, message: str, *, headers: dict[str, str] | None = None,
-          **extra: Any) -> Response:
+def error(
+    status: int, code: str, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> Response:
     """``{"error": code, "message": text, ...extra}`` with the given status."""
     return json_response({"error": code, "message": message, **extra}, status, headers)
 

@@ -79,10 +79,16 @@ async def login(request: Request, principal: Principal) -> Response:
     wait = ctx.throttle.retry_after(keys)
     if wait is not None:
         if is_json:
-            return error(429, "too_many_attempts", f"retry in {wait} s",
-                         headers={"Retry-After": str(wait)})
-        return ctx.pages.login(next_path=next_path, username=username, problem="throttled",
-                               retry_after=wait, status=429)
+            return error(
+                429, "too_many_attempts", f"retry in {wait} s", headers={"Retry-After": str(wait)}
+            )
+        return ctx.pages.login(
+            next_path=next_path,
+            username=username,
+            problem="throttled",
+            retry_after=wait,
+            status=429,
+        )
     async with ctx.pool.connection() as db:
         user = await aget_user(db, username)
     usable = user is not None and not user.disabled
@@ -93,8 +99,9 @@ async def login(request: Request, principal: Principal) -> Response:
         logger.info("login failed from %s", client_ip)
         if is_json:
             return error(401, "invalid_credentials", "wrong user name or password")
-        return ctx.pages.login(next_path=next_path, username=username, problem="invalid",
-                               status=401)
+        return ctx.pages.login(
+            next_path=next_path, username=username, problem="invalid", status=401
+        )
     ctx.throttle.success(keys[0])
     token, token_hash = new_session_token()
     async with ctx.pool.connection() as db:
@@ -104,12 +111,25 @@ async def login(request: Request, principal: Principal) -> Response:
     logger.info("user %s logged in (role %s)", user.username, user.role)
     response: Response
     if is_json:
-        response = json_response({"username": user.username, "role": user.role,
-                                  "department": user.department, "expires_at": expires})
+        response = json_response(
+            {
+                "username": user.username,
+                "role": user.role,
+                "department": user.department,
+                "expires_at": expires,
+            }
+        )
     else:
         response = RedirectResponse(next_path, status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, max_age=ctx.settings.session_ttl_s, path="/",
-                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=ctx.settings.session_ttl_s,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
@@ -119,16 +139,26 @@ async def logout(request: Request, principal: Principal) -> Response:
         async with components(request).pool.connection() as db:
             await adelete_session(db, sha256_hex(token))
     wants_json = "application/json" in request.headers.get("accept", "")
-    response: Response = (json_response({"ok": True}) if wants_json
-                          else RedirectResponse("/login", status_code=303))
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=request.url.scheme == "https")
+    response: Response = (
+        json_response({"ok": True}) if wants_json else RedirectResponse("/login", status_code=303)
+    )
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
     return response
 
 
 async def me(request: Request, principal: Principal) -> Response:
-    return json_response({
-        "username": principal.name, "kind": principal.kind, "role": principal.role,
-        "department": principal.department,
-        "channels": sorted(allowed_channels(principal.role)),
-    })
+    return json_response(
+        {
+            "username": principal.name,
+            "kind": principal.kind,
+            "role": principal.role,
+            "department": principal.department,
+            "channels": sorted(allowed_channels(principal.role)),
+        }
+    )

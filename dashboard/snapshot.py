@@ -51,15 +51,19 @@ _ALERTS = """
 
 
 class SnapshotBuilder:
-    def __init__(self, pool: AsyncConnectionPool,
-                 workers: Callable[[], list[dict[str, Any]]]) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool, workers: Callable[[], list[dict[str, Any]]]
+    ) -> None:
         self._pool = pool
         self._workers = workers
 
     async def build(self, channels: frozenset[str]) -> str:
         """JSON text of the snapshot for ``channels``."""
-        doc: dict[str, Any] = {"type": "snapshot", "time": datetime.now(UTC),
-                               "channels": sorted(channels)}
+        doc: dict[str, Any] = {
+            "type": "snapshot",
+            "time": datetime.now(UTC),
+            "channels": sorted(channels),
+        }
         async with self._pool.connection() as db:
             cur = db.cursor(row_factory=dict_row)
             if channels & {"sensors", "alerts"}:

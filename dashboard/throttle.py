@@ -35,10 +35,16 @@ class _Entry:
 
 
 class LoginThrottle:
-    def __init__(self, free_failures: int = 5, window_s: float = 900.0,
-                 base_lockout_s: float = 5.0, max_lockout_s: float = 900.0,
-                 max_keys: int = 50_000, clock: Callable[[], float] = time.monotonic,
-                 free_by_kind: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        free_failures: int = 5,
+        window_s: float = 900.0,
+        base_lockout_s: float = 5.0,
+        max_lockout_s: float = 900.0,
+        max_keys: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+        free_by_kind: Mapping[str, int] | None = None,
+    ) -> None:
         self._free = free_failures
         self._free_by_kind = dict(free_by_kind or {})
         self._window = window_s
@@ -84,8 +90,9 @@ class LoginThrottle:
             entry.last = now
             self._entries.move_to_end(key)
             if entry.failures == self._free_for(key):
-                logger.warning("login throttled for %s after %d failures",
-                               key.split(":", 1)[0], entry.failures)
+                logger.warning(
+                    "login throttled for %s after %d failures", key.split(":", 1)[0], entry.failures
+                )
         while len(self._entries) > self._max_keys:
             self._entries.popitem(last=False)
 

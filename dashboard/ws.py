@@ -60,8 +60,16 @@ async def websocket_endpoint(ws: WebSocket) -> None:
         await ws.close(code, reason)
 
     permitted = allowed_channels(principal.role)
-    await ws.send_text(dumps({"type": "hello", "user": principal.name, "role": principal.role,
-                              "channels": sorted(permitted)}))
+    await ws.send_text(
+        dumps(
+            {
+                "type": "hello",
+                "user": principal.name,
+                "role": principal.role,
+                "channels": sorted(permitted),
+            }
+        )
+    )
     client = ctx.hub.add(principal.name, send, close, ctx.snapshots.build)
     try:
         await _receive_loop(ws, ctx, client, principal, expires, permitted)
@@ -76,8 +84,14 @@ async def _still_valid(ws: WebSocket) -> tuple[bool, datetime | None]:
     return principal.kind == "user", expires
 
 
-async def _receive_loop(ws: WebSocket, ctx: Components, client: Client, principal: Principal,
-                        expires: datetime | None, permitted: frozenset[str]) -> None:
+async def _receive_loop(
+    ws: WebSocket,
+    ctx: Components,
+    client: Client,
+    principal: Principal,
+    expires: datetime | None,
+    permitted: frozenset[str],
+) -> None:
     while not client.dropped:
         remaining = RECHECK_S
         if expires is not None:

@@ -115,8 +115,15 @@ class Child:
 class ChildGroup:
     """The children of one launcher, stopped in reverse start order."""
 
-    def __init__(self, logs_dir: Path, env: Mapping[str, str], *, foreground: bool = False,
-                 out: IO[str] | None = None, state_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        logs_dir: Path,
+        env: Mapping[str, str],
+        *,
+        foreground: bool = False,
+        out: IO[str] | None = None,
+        state_file: Path | None = None,
+    ) -> None:
         self.logs_dir = logs_dir
         self.state_file = state_file
         self.env = dict(env)
@@ -126,8 +133,7 @@ class ChildGroup:
         self._out_lock = threading.Lock()
         logs_dir.mkdir(parents=True, exist_ok=True)
 
-    def start(self, name: str, args: Sequence[str],
-              command: Sequence[str] | None = None) -> Child:
+    def start(self, name: str, args: Sequence[str], command: Sequence[str] | None = None) -> Child:
         """Start ``ioc ARGS`` (or ``command ARGS``) as child ``name``."""
         log = self.logs_dir / f"{name}.log"
         fh = log.open("ab")
@@ -135,14 +141,19 @@ class ChildGroup:
         fh.write(f"\n=== {stamp} {name}: {' '.join(args)} ===\n".encode())
         fh.flush()
         proc = subprocess.Popen(
-            [*(command or ioc_command()), *args], env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if self.foreground else fh, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            [*(command or ioc_command()), *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.foreground else fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         child = Child(name, proc, log)
         if self.foreground and proc.stdout is not None:
-            child._pump = threading.Thread(target=self._pump, args=(name, proc.stdout, fh),
-                                           daemon=True, name=f"log-{name}")
+            child._pump = threading.Thread(
+                target=self._pump, args=(name, proc.stdout, fh), daemon=True, name=f"log-{name}"
+            )
             child._pump.start()
         else:
             fh.close()
@@ -157,8 +168,11 @@ class ChildGroup:
             return
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"launcher": os.getpid(),
-                                   "children": {c.name: c.pid for c in self.children}}))
+        tmp.write_text(
+            json.dumps(
+                {"launcher": os.getpid(), "children": {c.name: c.pid for c in self.children}}
+            )
+        )
         os.replace(tmp, self.state_file)
 
     def _pump(self, name: str, stream: IO[bytes], fh: IO[bytes]) -> None:
@@ -170,8 +184,15 @@ class ChildGroup:
                     self._out.write(f"[{name}] {line.decode(errors='replace')}")
                     self._out.flush()
 
-    def wait_ready(self, child: Child, probe: Callable[[], bool], *, what: str,
-                   deadline_s: float, interval_s: float = 0.2) -> None:
+    def wait_ready(
+        self,
+        child: Child,
+        probe: Callable[[], bool],
+        *,
+        what: str,
+        deadline_s: float,
+        interval_s: float = 0.2,
+    ) -> None:
         """Poll ``probe`` until true; fail early if any child dies, or at the deadline."""
         deadline = time.monotonic() + deadline_s
         while not probe():

@@ -63,9 +63,15 @@ def as_bytes(payload: Any) -> bytes:
 class Bridge:
     """One bridge: a Kafka producer shared across MQTT (re)connections."""
 
-    def __init__(self, settings: Settings, bootstrap: str, mqtt_url: str,
-                 client_id: str | None = None,
-                 on_ready: Callable[[], None] | None = None, drain_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bootstrap: str,
+        mqtt_url: str,
+        client_id: str | None = None,
+        on_ready: Callable[[], None] | None = None,
+        drain_s: float = 5.0,
+    ) -> None:
         self.settings = settings
         self.stats = BridgeStats()
         self._bootstrap = bootstrap
@@ -93,15 +99,22 @@ class Bridge:
         delays = backoff_delays(0.5, 15.0)
         while True:
             producer = AIOKafkaProducer(
-                bootstrap_servers=self._bootstrap, acks="all",
-                max_request_size=self.settings.max_body_bytes + 65536, linger_ms=2)
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                max_request_size=self.settings.max_body_bytes + 65536,
+                linger_ms=2,
+            )
             try:
                 await producer.start()
             except KafkaError as exc:
                 await producer.stop()
                 delay = next(delays)
-                logger.warning("Kafka at %s not available (%s); retrying in %.1f s",
-                               self._bootstrap, exc, delay)
+                logger.warning(
+                    "Kafka at %s not available (%s); retrying in %.1f s",
+                    self._bootstrap,
+                    exc,
+                    delay,
+                )
                 await asyncio.sleep(delay)
                 continue
             self._producer = producer
@@ -113,8 +126,9 @@ class Bridge:
         where = f"{self._mqtt['hostname']}:{self._mqtt['port']}"
         delays = backoff_delays(0.5, 30.0)
         while True:
-            client = aiomqtt.Client(**self._mqtt, identifier=self._client_id,
-                                    clean_session=False, logger=logger)
+            client = aiomqtt.Client(
+                **self._mqtt, identifier=self._client_id, clean_session=False, logger=logger
+            )
             # aiomqtt 2.5 has no manual-ack switch; paho's (which it wraps) is the way to
             # acknowledge only after Kafka has the message.
             client._client.manual_ack_set(True)
@@ -123,8 +137,12 @@ class Bridge:
                     await client.subscribe(self.settings.mqtt_topic_filter, qos=1)
                     self.stats.connects += 1
                     delays = backoff_delays(0.5, 30.0)
-                    logger.info("subscribed to %s on %s; forwarding to %s",
-                                self.settings.mqtt_topic_filter, where, self._topic)
+                    logger.info(
+                        "subscribed to %s on %s; forwarding to %s",
+                        self.settings.mqtt_topic_filter,
+                        where,
+                        self._topic,
+                    )
                     if self._on_ready is not None:
                         self._on_ready()
                     try:
@@ -151,20 +169,28 @@ class Bridge:
                 truncated_from = len(payload)
                 payload = payload[: self.settings.max_body_bytes]
                 self.stats.truncated += 1
-                logger.warning("payload on %s is %d bytes; forwarded cut to %d bytes",
-                               topic, truncated_from, len(payload))
+                logger.warning(
+                    "payload on %s is %d bytes; forwarded cut to %d bytes",
+                    topic,
+                    truncated_from,
+                    len(payload),
+                )
             delays = backoff_delays(0.2, 10.0)
             while True:
                 try:
                     fut = await self._producer.send(
-                        self._topic, payload, key=topic.encode(),
-                        headers=kafka_headers(topic, truncated_from))
+                        self._topic,
+                        payload,
+                        key=topic.encode(),
+                        headers=kafka_headers(topic, truncated_from),
+                    )
                     await fut
                     break
                 except KafkaError as exc:
                     delay = next(delays)
-                    logger.warning("Kafka did not take a message (%s); retrying in %.1f s",
-                                   exc, delay)
+                    logger.warning(
+                        "Kafka did not take a message (%s); retrying in %.1f s", exc, delay
+                    )
                     await asyncio.sleep(delay)
             self.stats.forwarded += 1
             if message.qos > 0:

@@ -72,14 +72,18 @@ class Settings(BaseSettings):
         description="Observations older than this are rejected (replays of history need a wide window).",
     )
     ws_queue_size: int = Field(
-        default=256, ge=1, description="Per-client websocket queue; a client that falls behind resyncs."
+        default=256,
+        ge=1,
+        description="Per-client websocket queue; a client that falls behind resyncs.",
     )
     sink_batch_size: int = Field(default=5000, ge=1, description="Readings per COPY batch.")
     sink_batch_within_s: float = Field(
         default=0.2, gt=0, description="Longest wait to fill a COPY batch."
     )
     retention_days: int = Field(
-        default=400, ge=1, description="Raw readings kept this long (drop_chunks / retention policy)."
+        default=400,
+        ge=1,
+        description="Raw readings kept this long (drop_chunks / retention policy).",
     )
     retention_interval_s: float = Field(
         default=3600.0, gt=0, description="How often the streams run retention (Apache edition)."
@@ -118,6 +122,31 @@ class Settings(BaseSettings):
     )
     replay_path: Literal["http", "mqtt", "kafka"] = Field(
         default="http", description="Ingestion path `ioc run` uses for its replay."
+    )
+    cameras_dir: Path = Field(
+        default=_REPO_ROOT / "vision" / "cameras", description="Camera YAML file or folder."
+    )
+    detector_type: str = Field(default="ultralytics", description="Detector plugin to use.")
+    model_path: Path = Field(
+        default=_SHARED / "models" / "yolov8n-rebuilt-from-onnx.pt",
+        description="Detector weights (.pt or .onnx), read in place, never copied.",
+    )
+    detector_conf: float = Field(default=0.25, gt=0, lt=1, description="Detector confidence floor.")
+    detector_imgsz: int = Field(default=640, ge=32, le=4096, description="Detector input size, px.")
+    vision_device: str = Field(
+        default="auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="auto: CUDA (fp16, cameras batched) when present, else CPU.",
+    )
+    vision_max_batch: int = Field(default=8, ge=1, le=64, description="Frames per GPU inference.")
+    vision_torch_threads: int = Field(
+        default=0, ge=0, le=256, description="CPU threads of torch (0: ultralytics' default)."
+    )
+    evidence_dir: Path | None = Field(
+        default=None, description="Violation evidence store. Unset: IOC_HOME/evidence."
+    )
+    camera_frame_interval_s: float = Field(
+        default=2.0, gt=0, description="Seconds between annotated JPEGs sent to the dashboard."
     )
     # New settings go above this line.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")

@@ -28,12 +28,19 @@ logger = logging.getLogger(__name__)
 
 Colour = tuple[int, int, int]  # BGR
 LIGHT_COLOURS: dict[Light, Colour] = {
-    Light.RED: (40, 40, 230), Light.AMBER: (0, 190, 255), Light.GREEN: (60, 200, 60),
-    Light.OFF: (120, 120, 120), Light.UNKNOWN: (200, 200, 200),
+    Light.RED: (40, 40, 230),
+    Light.AMBER: (0, 190, 255),
+    Light.GREEN: (60, 200, 60),
+    Light.OFF: (120, 120, 120),
+    Light.UNKNOWN: (200, 200, 200),
 }
 CLASS_COLOURS: dict[str, Colour] = {
-    "car": (255, 160, 40), "motorbike": (255, 80, 200), "bus": (200, 120, 0),
-    "truck": (160, 90, 30), "bicycle": (120, 220, 120), "person": (60, 220, 255),
+    "car": (255, 160, 40),
+    "motorbike": (255, 80, 200),
+    "bus": (200, 120, 0),
+    "truck": (160, 90, 30),
+    "bicycle": (120, 220, 120),
+    "person": (60, 220, 255),
     "traffic_light": (180, 180, 180),
 }
 LANE, NO_STOP, RESTRICTED, HIGHLIGHT = (230, 200, 80), (0, 220, 255), (80, 80, 255), (0, 0, 255)
@@ -43,25 +50,35 @@ def _pts(points: Sequence[Point]) -> NDArray[np.int32]:
     return np.round(np.asarray(points, dtype=np.float64)).astype(np.int32).reshape(-1, 1, 2)
 
 
-def _label(img: NDArray[np.uint8], text: str, org: tuple[int, int], colour: Colour,
-           scale: float = 0.45) -> None:
+def _label(
+    img: NDArray[np.uint8], text: str, org: tuple[int, int], colour: Colour, scale: float = 0.45
+) -> None:
     (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
     x, y = org[0], max(h + base, org[1])
     cv2.rectangle(img, (x, y - h - base), (x + w + 2, y + 1), colour, -1)
-    cv2.putText(img, text, (x + 1, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
-                cv2.LINE_AA)
+    cv2.putText(
+        img, text, (x + 1, y - base + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA
+    )
 
 
-def draw_scene(img: NDArray[np.uint8], camera: CameraConfig,
-               lights: Mapping[Movement, Light]) -> None:
+def draw_scene(
+    img: NDArray[np.uint8], camera: CameraConfig, lights: Mapping[Movement, Light]
+) -> None:
     """Lanes (with flow arrows), zones, stop lines and signal heads, in place."""
     for lane in camera.lanes:
         cv2.polylines(img, [_pts(lane.polygon)], True, LANE, 1, cv2.LINE_AA)
         flow = lane.flow
         cv2.polylines(img, [_pts(flow)], False, LANE, 1, cv2.LINE_AA)
         a, b = flow[-2], flow[-1]
-        cv2.arrowedLine(img, (round(a[0]), round(a[1])), (round(b[0]), round(b[1])), LANE, 2,
-                        cv2.LINE_AA, tipLength=0.15)
+        cv2.arrowedLine(
+            img,
+            (round(a[0]), round(a[1])),
+            (round(b[0]), round(b[1])),
+            LANE,
+            2,
+            cv2.LINE_AA,
+            tipLength=0.15,
+        )
     for z in camera.no_stopping_zones:
         cv2.polylines(img, [_pts(z.polygon)], True, NO_STOP, 1, cv2.LINE_AA)
     for r in camera.restricted_zones:
@@ -69,8 +86,14 @@ def draw_scene(img: NDArray[np.uint8], camera: CameraConfig,
     straight = lights.get("straight", Light.UNKNOWN)
     for s in camera.stop_lines:
         (x1, y1), (x2, y2) = s.line
-        cv2.line(img, (round(x1), round(y1)), (round(x2), round(y2)), LIGHT_COLOURS[straight], 3,
-                 cv2.LINE_AA)
+        cv2.line(
+            img,
+            (round(x1), round(y1)),
+            (round(x2), round(y2)),
+            LIGHT_COLOURS[straight],
+            3,
+            cv2.LINE_AA,
+        )
     if camera.signal is not None:
         for head in camera.signal.heads:
             state = lights.get(head.movements[0], Light.UNKNOWN)
@@ -78,8 +101,9 @@ def draw_scene(img: NDArray[np.uint8], camera: CameraConfig,
             cv2.rectangle(img, (x1, y1), (x2, y2), LIGHT_COLOURS[state], 2)
 
 
-def draw_boxes(img: NDArray[np.uint8], detections: Detections,
-               highlight: Collection[int] = ()) -> None:
+def draw_boxes(
+    img: NDArray[np.uint8], detections: Detections, highlight: Collection[int] = ()
+) -> None:
     """Detection boxes with ``#track class conf``; highlighted tracks thick and red."""
     ids = detections.track_id
     for i in range(len(detections)):
@@ -93,9 +117,14 @@ def draw_boxes(img: NDArray[np.uint8], detections: Detections,
         _label(img, f"{prefix}{name} {float(detections.conf[i]):.2f}", (x1, y1 - 2), colour)
 
 
-def draw(frame: NDArray[np.uint8], camera: CameraConfig | None,
-         detections: Detections | None = None, lights: Mapping[Movement, Light] | None = None,
-         highlight: Collection[int] = (), caption: str | None = None) -> NDArray[np.uint8]:
+def draw(
+    frame: NDArray[np.uint8],
+    camera: CameraConfig | None,
+    detections: Detections | None = None,
+    lights: Mapping[Movement, Light] | None = None,
+    highlight: Collection[int] = (),
+    caption: str | None = None,
+) -> NDArray[np.uint8]:
     """Annotated copy of a BGR frame (scene geometry only when ``camera`` is given)."""
     img = frame.copy()
     if camera is not None:

@@ -109,16 +109,23 @@ class CatalogueFile(_Strict):
         for key, vt in self.violations.items():
             for i, ref in enumerate(vt.references):
                 if ref.category not in self.categories:
-                    raise ValueError(f"violations.{key}.references[{i}]: unknown category "
-                                     f"{ref.category!r}")
+                    raise ValueError(
+                        f"violations.{key}.references[{i}]: unknown category {ref.category!r}"
+                    )
                 for j, other in enumerate(vt.references[:i]):
                     if other.category != ref.category:
                         continue
-                    if ref.band is None or other.band is None or (
-                        ref.band.measure == other.band.measure and ref.band.overlaps(other.band)
+                    if (
+                        ref.band is None
+                        or other.band is None
+                        or (
+                            ref.band.measure == other.band.measure and ref.band.overlaps(other.band)
+                        )
                     ):
-                        raise ValueError(f"violations.{key}.references[{i}] overlaps "
-                                         f"references[{j}] for {ref.category!r}")
+                        raise ValueError(
+                            f"violations.{key}.references[{i}] overlaps "
+                            f"references[{j}] for {ref.category!r}"
+                        )
         return self
 
 
@@ -163,8 +170,9 @@ class ViolationCatalogue:
         """Category key of a detector class; ``None`` for classes the decree table skips."""
         return self._category.get(vehicle_class)
 
-    def resolve(self, key: str, vehicle_class: str,
-                measured: Mapping[str, float | str] | None = None) -> LegalReference | None:
+    def resolve(
+        self, key: str, vehicle_class: str, measured: Mapping[str, float | str] | None = None
+    ) -> LegalReference | None:
         """Legal reference for ``key`` and ``vehicle_class``; ``None`` when none applies
         (no category for the class, or a banded measure outside every band)."""
         category = self.category_of(vehicle_class)
@@ -177,9 +185,16 @@ class ViolationCatalogue:
                 value = (measured or {}).get(ref.band.measure)
                 if not isinstance(value, int | float) or not ref.band.contains(float(value)):
                     continue
-            return LegalReference(self.data.decree, category,
-                                  self.data.categories[category].article, ref.clause, ref.point,
-                                  ref.fine_vnd[0], ref.fine_vnd[1], ref.points)
+            return LegalReference(
+                self.data.decree,
+                category,
+                self.data.categories[category].article,
+                ref.clause,
+                ref.point,
+                ref.fine_vnd[0],
+                ref.fine_vnd[1],
+                ref.points,
+            )
         return None
 
 

@@ -28,8 +28,11 @@ from numpy.typing import NDArray
 logger = logging.getLogger(__name__)
 
 Backend = Literal["opencv-avc1", "ffmpeg-libx264", "opencv-mp4v"]
-_CODEC: dict[Backend, str] = {"opencv-avc1": "h264", "ffmpeg-libx264": "h264",
-                              "opencv-mp4v": "mpeg4"}
+_CODEC: dict[Backend, str] = {
+    "opencv-avc1": "h264",
+    "ffmpeg-libx264": "h264",
+    "opencv-mp4v": "mpeg4",
+}
 
 
 def _opencv_can(fourcc: str) -> bool:
@@ -53,8 +56,13 @@ def _ffmpeg_x264() -> str | None:
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True,
-                             text=True, timeout=20, check=False).stdout
+        out = subprocess.run(
+            [exe, "-hide_banner", "-encoders"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return exe if " libx264 " in out else None
@@ -73,8 +81,9 @@ def choose_backend() -> Backend:
     return backend
 
 
-def write_mp4(path: Path, frames: Sequence[NDArray[np.uint8]], fps: float,
-              backend: Backend | None = None) -> str:
+def write_mp4(
+    path: Path, frames: Sequence[NDArray[np.uint8]], fps: float, backend: Backend | None = None
+) -> str:
     """Write equally sized BGR frames as MP4 at constant ``fps``; returns the codec name."""
     if not frames:
         raise ValueError("no frames to write")
@@ -95,16 +104,43 @@ def write_mp4(path: Path, frames: Sequence[NDArray[np.uint8]], fps: float,
     return _CODEC[backend]
 
 
-def _write_ffmpeg(path: Path, frames: Sequence[NDArray[np.uint8]], fps: float, w: int,
-                  h: int) -> None:
+def _write_ffmpeg(
+    path: Path, frames: Sequence[NDArray[np.uint8]], fps: float, w: int, h: int
+) -> None:
     exe = _ffmpeg_x264()
     if exe is None:
         raise OSError("ffmpeg with libx264 is no longer available")
     # yuv420p needs even sizes; pad by one pixel where the frame is odd.
-    cmd = [exe, "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
-           "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:.6g}", "-i", "-",
-           "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
-           "-crf", "23", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(path)]
+    cmd = [
+        exe,
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        f"{fps:.6g}",
+        "-i",
+        "-",
+        "-vf",
+        "pad=ceil(iw/2)*2:ceil(ih/2)*2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "23",
+        "-pix_fmt",
+        "yuv420p",
+        "-movflags",
+        "+faststart",
+        str(path),
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stderr is not None  # both are pipes
     try:

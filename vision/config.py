@@ -89,7 +89,8 @@ class Lane(_Strict):
     polygon: PolygonPx = Field(description="Lane outline [[x, y], ...] in pixels.")
     flow: PolylinePx = Field(description="Lane centre drawn in the allowed direction of travel.")
     allowed_classes: list[VehicleClass] = Field(
-        default_factory=lambda: list(VEHICLE_CLASSES), min_length=1,
+        default_factory=lambda: list(VEHICLE_CLASSES),
+        min_length=1,
         description="Vehicle classes allowed in this lane (default: all).",
     )
 
@@ -99,7 +100,8 @@ class NoStoppingZone(_Strict):
     polygon: PolygonPx = Field(description="Zone outline [[x, y], ...] in pixels.")
     max_dwell_s: float = Field(gt=0, le=86400, description="Longest allowed standstill, seconds.")
     violation: str = Field(
-        default="illegal_stop", pattern=r"^[a-z_]+$",
+        default="illegal_stop",
+        pattern=r"^[a-z_]+$",
         description="Violation catalogue key reported, e.g. illegal_stop or stop_on_crosswalk.",
     )
 
@@ -142,8 +144,11 @@ class SignalConfig(_Strict):
         default=3, ge=1, le=30, description="Readings in a row needed to accept a light change."
     )
     dark_frames: int = Field(
-        default=8, ge=1, le=100, description="Readings in a row before a lit lamp counts as dark "
-        "(LED flicker and recording glitches drop lamps for a few frames)."
+        default=8,
+        ge=1,
+        le=100,
+        description="Readings in a row before a lit lamp counts as dark "
+        "(LED flicker and recording glitches drop lamps for a few frames).",
     )
     min_saturation: float = Field(default=0.2, ge=0, le=1, description="HSV S of a lit pixel.")
     min_value: float = Field(default=0.45, ge=0, le=1, description="HSV V of a lit pixel.")
@@ -181,8 +186,12 @@ class SpeedCalibration(_Strict):
 class RuleTuning(_Strict):
     """Rule thresholds; per camera because pixels mean different distances in each view."""
 
-    line_margin_px: float = Field(default=6, ge=0, description="Distance before/past a stop line "
-                                  "that counts as a crossing (absorbs jitter on the line).")
+    line_margin_px: float = Field(
+        default=6,
+        ge=0,
+        description="Distance before/past a stop line "
+        "that counts as a crossing (absorbs jitter on the line).",
+    )
     red_grace_s: float = Field(default=0.5, ge=0, description="Light must have been red this long.")
     turn_angle_deg: float = Field(default=35, gt=0, lt=90, description="Turn vs straight angle.")
     movement_min_px: float = Field(default=40, gt=0, description="Travel past the line for a turn.")
@@ -190,8 +199,9 @@ class RuleTuning(_Strict):
     movement_timeout_s: float = Field(default=8, gt=0, description="Give up deciding a movement.")
     wrong_way_min_s: float = Field(default=1.5, gt=0, description="Sustained wrong-way time.")
     wrong_way_min_px: float = Field(default=40, gt=0, description="Wrong-way travel, pixels.")
-    wrong_way_max_angle_deg: float = Field(default=60, gt=0, lt=90,
-                                           description="Largest angle to the reverse of the lane.")
+    wrong_way_max_angle_deg: float = Field(
+        default=60, gt=0, lt=90, description="Largest angle to the reverse of the lane."
+    )
     stationary_radius_px: float = Field(default=10, gt=0, description="Jitter of a standing box.")
     wrong_lane_min_s: float = Field(default=1.0, gt=0, description="Time in a forbidden lane.")
     restricted_min_s: float = Field(default=1.0, gt=0, description="Time in a restricted zone.")
@@ -208,10 +218,12 @@ class CameraConfig(_Strict):
     frame: FrameSize = Field(description="Frame size the geometry is drawn on.")
     stop_lines: list[StopLine] = Field(default_factory=list, description="Signal stop lines.")
     lanes: list[Lane] = Field(default_factory=list, description="Lanes with direction and classes.")
-    no_stopping_zones: list[NoStoppingZone] = Field(default_factory=list,
-                                                    description="Zones with a maximum dwell.")
-    restricted_zones: list[RestrictedZone] = Field(default_factory=list,
-                                                   description="Sidewalks and restricted areas.")
+    no_stopping_zones: list[NoStoppingZone] = Field(
+        default_factory=list, description="Zones with a maximum dwell."
+    )
+    restricted_zones: list[RestrictedZone] = Field(
+        default_factory=list, description="Sidewalks and restricted areas."
+    )
     signal: SignalConfig | None = Field(default=None, description="The traffic light, if any.")
     speed: SpeedCalibration | None = Field(default=None, description="Speed calibration, if any.")
     tuning: RuleTuning = Field(default_factory=RuleTuning, description="Rule thresholds.")
@@ -230,8 +242,9 @@ class CameraConfig(_Strict):
         for path, pts in self._geometry():
             for i, (x, y) in enumerate(pts):
                 if not (0 <= x <= w and 0 <= y <= h):
-                    raise ValueError(f"{path}[{i}]: point ({x:g}, {y:g}) is outside the "
-                                     f"{w}x{h} frame")
+                    raise ValueError(
+                        f"{path}[{i}]: point ({x:g}, {y:g}) is outside the {w}x{h} frame"
+                    )
         return self
 
     def _geometry(self) -> list[tuple[str, list[Point]]]:
@@ -241,13 +254,19 @@ class CameraConfig(_Strict):
             out += [(f"stop_lines[{i}].exits.{m}", list(p)) for m, p in s.exits.items()]
         for i, ln in enumerate(self.lanes):
             out += [(f"lanes[{i}].polygon", ln.polygon), (f"lanes[{i}].flow", ln.flow)]
-        out += [(f"no_stopping_zones[{i}].polygon", z.polygon)
-                for i, z in enumerate(self.no_stopping_zones)]
-        out += [(f"restricted_zones[{i}].polygon", z.polygon)
-                for i, z in enumerate(self.restricted_zones)]
+        out += [
+            (f"no_stopping_zones[{i}].polygon", z.polygon)
+            for i, z in enumerate(self.no_stopping_zones)
+        ]
+        out += [
+            (f"restricted_zones[{i}].polygon", z.polygon)
+            for i, z in enumerate(self.restricted_zones)
+        ]
         if self.signal is not None:
-            out += [(f"signal.heads[{i}].box", [(hd.box[0], hd.box[1]), (hd.box[2], hd.box[3])])
-                    for i, hd in enumerate(self.signal.heads)]
+            out += [
+                (f"signal.heads[{i}].box", [(hd.box[0], hd.box[1]), (hd.box[2], hd.box[3])])
+                for i, hd in enumerate(self.signal.heads)
+            ]
         if self.speed is not None:
             out.append(("speed.image_points", list(self.speed.image_points)))
             if self.speed.zone is not None:
@@ -303,8 +322,9 @@ def parse_camera(raw: Any, file: Path, index: int = 0) -> CameraConfig:
     try:
         return CameraConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = [f"{_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-                    for e in exc.errors()]
+        problems = [
+            f"{_loc(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        ]
         raise CameraConfigError(file, cam_id, problems) from None
 
 

@@ -39,8 +39,13 @@ logger = logging.getLogger(__name__)
 CLASS_NAMES: tuple[str, ...] = (*OBJECT_CLASSES, "traffic_light")
 # COCO names the pipeline keeps, mapped to project names; every other class is dropped.
 COCO_TO_CLASS: dict[str, str] = {
-    "person": "person", "bicycle": "bicycle", "car": "car", "motorcycle": "motorbike",
-    "bus": "bus", "truck": "truck", "traffic light": "traffic_light",
+    "person": "person",
+    "bicycle": "bicycle",
+    "car": "car",
+    "motorcycle": "motorbike",
+    "bus": "bus",
+    "truck": "truck",
+    "traffic light": "traffic_light",
 }
 
 Frame = NDArray[np.uint8]
@@ -61,11 +66,16 @@ class DetectorSpec:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorSpec:
-        return cls(type=settings.detector_type, model_path=settings.model_path,
-                   conf=settings.detector_conf, imgsz=settings.detector_imgsz,
-                   device=settings.vision_device, max_batch=settings.vision_max_batch,
-                   torch_threads=settings.vision_torch_threads,
-                   config_dir=settings.home / "ultralytics")
+        return cls(
+            type=settings.detector_type,
+            model_path=settings.model_path,
+            conf=settings.detector_conf,
+            imgsz=settings.detector_imgsz,
+            device=settings.vision_device,
+            max_batch=settings.vision_max_batch,
+            torch_threads=settings.vision_torch_threads,
+            config_dir=settings.home / "ultralytics",
+        )
 
 
 class Detector(Protocol):
@@ -82,11 +92,13 @@ _REGISTRY: dict[str, DetectorFactory] = {}
 
 def register_detector(type_: str) -> Callable[[DetectorFactory], DetectorFactory]:
     """Decorator: make ``factory(spec, cameras)`` available as detector ``type_``."""
+
     def wrap(factory: DetectorFactory) -> DetectorFactory:
         if type_ in _REGISTRY:
             raise ValueError(f"detector type {type_!r} is already registered")
         _REGISTRY[type_] = factory
         return factory
+
     return wrap
 
 
@@ -119,8 +131,9 @@ def from_ultralytics(result: Any, t: float) -> Detections:
     conf = np.asarray(boxes.conf.cpu().numpy(), dtype=np.float64).reshape(-1)
     coco = np.asarray(boxes.cls.cpu().numpy(), dtype=np.int64).reshape(-1)
     names: dict[int, str] = result.names
-    lookup = {i: CLASS_NAMES.index(COCO_TO_CLASS[n]) for i, n in names.items()
-              if n in COCO_TO_CLASS}
+    lookup = {
+        i: CLASS_NAMES.index(COCO_TO_CLASS[n]) for i, n in names.items() if n in COCO_TO_CLASS
+    }
     keep = np.array([int(c) in lookup for c in coco], dtype=bool)
     class_id = np.array([lookup[int(c)] for c in coco[keep]], dtype=np.int64)
     return Detections(t, xyxy[keep], np.clip(conf[keep], 0.0, 1.0), class_id, CLASS_NAMES)
@@ -151,9 +164,13 @@ class UltralyticsDetector:
         yolo_settings: Any = SETTINGS
         yolo_settings.update(sync=False)  # no usage events
         self.spec = spec
-        self.plan = plan_device(spec.device, cuda_devices=cuda_device_count(),
-                                model_suffix=spec.model_path.suffix, cameras=cameras,
-                                max_batch=spec.max_batch)
+        self.plan = plan_device(
+            spec.device,
+            cuda_devices=cuda_device_count(),
+            model_suffix=spec.model_path.suffix,
+            cameras=cameras,
+            max_batch=spec.max_batch,
+        )
         self._model = YOLO(str(spec.model_path), task="detect")
         names: dict[int, str] = self._model.names
         self._classes = sorted(i for i, n in names.items() if n in COCO_TO_CLASS)
@@ -162,8 +179,9 @@ class UltralyticsDetector:
         self._threads_set = False
         self.inference_s = 0.0
         self.calls = 0
-        logger.info("detector %s on %s (%s)", spec.model_path.name, self.plan.device,
-                    self.plan.reason)
+        logger.info(
+            "detector %s on %s (%s)", spec.model_path.name, self.plan.device, self.plan.reason
+        )
 
     def detect(self, frames: Sequence[Frame], ts: Sequence[float]) -> list[Detections]:
         """Detect in every frame, ``plan.batch`` frames per forward pass."""
@@ -172,14 +190,20 @@ class UltralyticsDetector:
         out: list[Detections] = []
         step = self.plan.batch
         for i in range(0, len(frames), step):
-            chunk = list(frames[i:i + step])
+            chunk = list(frames[i : i + step])
             start = time.perf_counter()
             results = self._model.predict(
-                chunk, imgsz=self._imgsz, conf=self.spec.conf, device=self.plan.device,
-                quantize=16 if self.plan.half else None, classes=self._classes, verbose=False)
+                chunk,
+                imgsz=self._imgsz,
+                conf=self.spec.conf,
+                device=self.plan.device,
+                quantize=16 if self.plan.half else None,
+                classes=self._classes,
+                verbose=False,
+            )
             self.inference_s += time.perf_counter() - start
             self.calls += 1
-            out += [from_ultralytics(r, t) for r, t in zip(results, ts[i:i + step], strict=True)]
+            out += [from_ultralytics(r, t) for r, t in zip(results, ts[i : i + step], strict=True)]
             self._set_threads()
         return out
 

@@ -40,8 +40,9 @@ class DevicePlan:
         return self.device.startswith("cuda")
 
 
-def plan_device(requested: str, *, cuda_devices: int, model_suffix: str, cameras: int,
-                max_batch: int) -> DevicePlan:
+def plan_device(
+    requested: str, *, cuda_devices: int, model_suffix: str, cameras: int, max_batch: int
+) -> DevicePlan:
     """Choose device, precision and batch size.
 
     ``requested`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (``IOC_VISION_DEVICE``);
@@ -68,11 +69,13 @@ def plan_device(requested: str, *, cuda_devices: int, model_suffix: str, cameras
         if index >= cuda_devices:
             raise ValueError(f"device {requested!r}: only {cuda_devices} CUDA device(s) present")
     if not flexible:
-        return DevicePlan(f"cuda:{index}", False, 1,
-                          f"CUDA, {model_suffix} graph: fp32, one frame per inference")
+        return DevicePlan(
+            f"cuda:{index}", False, 1, f"CUDA, {model_suffix} graph: fp32, one frame per inference"
+        )
     batch = min(cameras, max_batch)
-    return DevicePlan(f"cuda:{index}", True, batch,
-                      f"CUDA: fp16, up to {batch} camera frame(s) per inference")
+    return DevicePlan(
+        f"cuda:{index}", True, batch, f"CUDA: fp16, up to {batch} camera frame(s) per inference"
+    )
 
 
 def cuda_device_count() -> int:

@@ -165,8 +165,13 @@ class EvidenceRecorder:
         self.camera, self.ring = camera, ring
         self._open: list[tuple[Violation, str, float, Mapping[str, Any]]] = []
 
-    def open(self, violation: Violation, event_id: str, event_wall: float,
-             extra: Mapping[str, Any] | None = None) -> None:
+    def open(
+        self,
+        violation: Violation,
+        event_id: str,
+        event_wall: float,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         """Record ``violation`` once its window has passed; ``extra`` goes into the metadata."""
         self._open.append((violation, event_id, event_wall, extra or {}))
 
@@ -180,14 +185,19 @@ class EvidenceRecorder:
                 continue
             frames = self.ring.window(v.evidence_from, v.evidence_to)
             if not frames:
-                logger.error("camera %s: event %s: no frames left for its evidence",
-                             self.camera.id, eid)
+                logger.error(
+                    "camera %s: event %s: no frames left for its evidence", self.camera.id, eid
+                )
                 continue
             oldest = self.ring.oldest_t
             # complete: footage from before the window start is still held (nothing of the
             # window was evicted or predates the camera), and the window end has been seen
-            complete = oldest is not None and oldest <= v.evidence_from \
-                and now is not None and now >= v.evidence_to
+            complete = (
+                oldest is not None
+                and oldest <= v.evidence_from
+                and now is not None
+                and now >= v.evidence_to
+            )
             jobs.append(EvidenceJob(eid, v, self.camera, wall, frames, extra, complete))
         self._open = keep
         return jobs
@@ -197,8 +207,9 @@ class EvidenceRecorder:
         return len(self._open)
 
 
-def _crop(img: NDArray[np.uint8], det: Detections | None, track_id: int,
-          grow: float = 0.15) -> NDArray[np.uint8] | None:
+def _crop(
+    img: NDArray[np.uint8], det: Detections | None, track_id: int, grow: float = 0.15
+) -> NDArray[np.uint8] | None:
     if det is None or det.track_id is None:
         return None
     rows = np.flatnonzero(det.track_id == track_id)
@@ -225,9 +236,17 @@ def write_evidence(job: EvidenceJob, root: Path, fps: float = 10.0) -> list[Evid
     folder = root / rel
     folder.mkdir(parents=True, exist_ok=True)
     images = [f.image() for f in job.frames]
-    annotated = [draw(img, cam, f.overlay.detections, f.overlay.lights, {v.track_id},
-                      f"{cam.id} {iso(f.wall)} {v.rule}") for img, f in zip(images, job.frames,
-                                                                           strict=True)]
+    annotated = [
+        draw(
+            img,
+            cam,
+            f.overlay.detections,
+            f.overlay.lights,
+            {v.track_id},
+            f"{cam.id} {iso(f.wall)} {v.rule}",
+        )
+        for img, f in zip(images, job.frames, strict=True)
+    ]
     order = resample(ts, fps, max(ts[0], v.evidence_from), ts[-1])
     written: list[tuple[str, str]] = []
     codec = write_mp4(folder / "clip_raw.mp4", [images[i] for i in order], fps)
@@ -235,33 +254,62 @@ def write_evidence(job: EvidenceJob, root: Path, fps: float = 10.0) -> list[Evid
     written += [("clip_raw.mp4", "clip_raw"), ("clip_annotated.mp4", "clip_annotated")]
     key_at = {"before": v.time - 1.0, "event": v.time, "after": v.time + 1.0}
     for name, t in key_at.items():
-        cv2.imwrite(str(folder / f"key_{name}.jpg"), annotated[nearest(ts, t)],
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+        cv2.imwrite(
+            str(folder / f"key_{name}.jpg"),
+            annotated[nearest(ts, t)],
+            [cv2.IMWRITE_JPEG_QUALITY, 92],
+        )
         written.append((f"key_{name}.jpg", f"key_frame_{name}"))
     i = nearest(ts, v.time)
     crop = _crop(images[i], job.frames[i].overlay.detections, v.track_id)
     if crop is not None and crop.size:
         cv2.imwrite(str(folder / "vehicle_crop.jpg"), crop, [cv2.IMWRITE_JPEG_QUALITY, 95])
         written.append(("vehicle_crop.jpg", "vehicle_crop"))
-    files = [EvidenceFile(str(rel / n), k, sha256_file(folder / n), (folder / n).stat().st_size)
-             for n, k in written]
+    files = [
+        EvidenceFile(str(rel / n), k, sha256_file(folder / n), (folder / n).stat().st_size)
+        for n, k in written
+    ]
     meta = {
-        "event_id": job.event_id, "camera_id": cam.id, "rule": v.rule, "track_id": v.track_id,
-        "vehicle_class": v.vehicle_class, "where": v.where, "time": iso(event_wall),
-        "stream_time_s": round(v.time, 3), "measured": dict(v.measured),
-        "legal": {"citation": v.legal.citation, "decree": v.legal.decree,
-                  "article": v.legal.article, "clause": v.legal.clause, "point": v.legal.point},
-        "window": {"from_s": round(v.evidence_from, 3), "to_s": round(v.evidence_to, 3),
-                   "first_frame_s": round(ts[0], 3), "last_frame_s": round(ts[-1], 3),
-                   "frames": len(ts), "complete": job.complete},
-        "video": {"codec": codec, "fps": fps, "width": images[0].shape[1],
-                  "height": images[0].shape[0]},
-        "files": [_as_dict(f) for f in files], **job.extra,
+        "event_id": job.event_id,
+        "camera_id": cam.id,
+        "rule": v.rule,
+        "track_id": v.track_id,
+        "vehicle_class": v.vehicle_class,
+        "where": v.where,
+        "time": iso(event_wall),
+        "stream_time_s": round(v.time, 3),
+        "measured": dict(v.measured),
+        "legal": {
+            "citation": v.legal.citation,
+            "decree": v.legal.decree,
+            "article": v.legal.article,
+            "clause": v.legal.clause,
+            "point": v.legal.point,
+        },
+        "window": {
+            "from_s": round(v.evidence_from, 3),
+            "to_s": round(v.evidence_to, 3),
+            "first_frame_s": round(ts[0], 3),
+            "last_frame_s": round(ts[-1], 3),
+            "frames": len(ts),
+            "complete": job.complete,
+        },
+        "video": {
+            "codec": codec,
+            "fps": fps,
+            "width": images[0].shape[1],
+            "height": images[0].shape[0],
+        },
+        "files": [_as_dict(f) for f in files],
+        **job.extra,
     }
     meta_path = folder / "metadata.json"
     meta_path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
-    files.append(EvidenceFile(str(rel / "metadata.json"), "metadata", sha256_file(meta_path),
-                              meta_path.stat().st_size))
+    files.append(
+        EvidenceFile(
+            str(rel / "metadata.json"), "metadata", sha256_file(meta_path), meta_path.stat().st_size
+        )
+    )
     return files
 
 

@@ -64,16 +64,28 @@ def _orient(a: Point, b: Point, c: Point) -> float:
 def segments_intersect(a: Point, b: Point, c: Point, d: Point) -> bool:
     """Whether segment ab and segment cd share a point (touching counts)."""
     o1, o2, o3, o4 = _orient(a, b, c), _orient(a, b, d), _orient(c, d, a), _orient(c, d, b)
-    if ((o1 > 0) != (o2 > 0) and abs(o1) > _EPS and abs(o2) > _EPS
-            and (o3 > 0) != (o4 > 0) and abs(o3) > _EPS and abs(o4) > _EPS):
+    if (
+        (o1 > 0) != (o2 > 0)
+        and abs(o1) > _EPS
+        and abs(o2) > _EPS
+        and (o3 > 0) != (o4 > 0)
+        and abs(o3) > _EPS
+        and abs(o4) > _EPS
+    ):
         return True
 
     def on(p: Point, q: Point, r: Point) -> bool:  # r on segment pq, given collinear
-        return (min(p[0], q[0]) - _EPS <= r[0] <= max(p[0], q[0]) + _EPS
-                and min(p[1], q[1]) - _EPS <= r[1] <= max(p[1], q[1]) + _EPS)
+        return (
+            min(p[0], q[0]) - _EPS <= r[0] <= max(p[0], q[0]) + _EPS
+            and min(p[1], q[1]) - _EPS <= r[1] <= max(p[1], q[1]) + _EPS
+        )
 
-    return ((abs(o1) <= _EPS and on(a, b, c)) or (abs(o2) <= _EPS and on(a, b, d))
-            or (abs(o3) <= _EPS and on(c, d, a)) or (abs(o4) <= _EPS and on(c, d, b)))
+    return (
+        (abs(o1) <= _EPS and on(a, b, c))
+        or (abs(o2) <= _EPS and on(a, b, d))
+        or (abs(o3) <= _EPS and on(c, d, a))
+        or (abs(o4) <= _EPS and on(c, d, b))
+    )
 
 
 def polygon_problem(points: Sequence[Point]) -> str | None:
@@ -250,5 +262,7 @@ class Homography:
         w = m[2][0] * p[0] + m[2][1] * p[1] + m[2][2]
         if abs(w) < _EPS:
             raise ValueError(f"pixel {p} maps to infinity (on the horizon)")
-        return ((m[0][0] * p[0] + m[0][1] * p[1] + m[0][2]) / w,
-                (m[1][0] * p[0] + m[1][1] * p[1] + m[1][2]) / w)
+        return (
+            (m[0][0] * p[0] + m[0][1] * p[1] + m[0][2]) / w,
+            (m[1][0] * p[0] + m[1][1] * p[1] + m[1][2]) / w,
+        )

@@ -60,15 +60,17 @@ def small_grey(frame: NDArray[np.uint8], width: int, blur: int = 3) -> NDArray[n
         raise ValueError(f"expected an HxWx3 uint8 frame, got {frame.shape} {frame.dtype}")
     h, w = frame.shape[:2]
     height = max(1, round(h * width / w))
-    grey = cv2.cvtColor(cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA),
-                        cv2.COLOR_BGR2GRAY)
+    grey = cv2.cvtColor(
+        cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY
+    )
     if blur > 1:
         grey = cv2.GaussianBlur(grey, (blur, blur), 0)
     return np.asarray(grey, dtype=np.uint8)
 
 
-def changed_fraction(a: NDArray[np.uint8], b: NDArray[np.uint8], threshold: int,
-                     roi: NDArray[np.bool_] | None = None) -> float:
+def changed_fraction(
+    a: NDArray[np.uint8], b: NDArray[np.uint8], threshold: int, roi: NDArray[np.bool_] | None = None
+) -> float:
     """Share of (ROI) pixels whose grey level differs by more than ``threshold``."""
     if a.shape != b.shape:
         raise ValueError(f"frames differ in size: {a.shape} vs {b.shape}")
@@ -99,8 +101,13 @@ def roi_mask(camera: CameraConfig, width: int, pad_px: float = 24.0) -> NDArray[
         cv2.fillPoly(mask, [pts], 1)
     pad = max(1, round(pad_px * scale))
     for a, b in lines:
-        cv2.line(mask, (round(a[0] * scale), round(a[1] * scale)),
-                 (round(b[0] * scale), round(b[1] * scale)), 1, thickness=2 * pad)
+        cv2.line(
+            mask,
+            (round(a[0] * scale), round(a[1] * scale)),
+            (round(b[0] * scale), round(b[1] * scale)),
+            1,
+            thickness=2 * pad,
+        )
     grown = cv2.dilate(mask, np.ones((2 * pad + 1, 2 * pad + 1), np.uint8))
     out: NDArray[np.bool_] = np.asarray(grown, dtype=bool)
     return out
@@ -109,8 +116,9 @@ def roi_mask(camera: CameraConfig, width: int, pad_px: float = 24.0) -> NDArray[
 class MotionGate:
     """Decides per frame whether the detector must run; state is the last detected frame."""
 
-    def __init__(self, config: MotionConfig = MotionConfig(),
-                 roi: NDArray[np.bool_] | None = None) -> None:
+    def __init__(
+        self, config: MotionConfig = MotionConfig(), roi: NDArray[np.bool_] | None = None
+    ) -> None:
         self.config = config
         self.roi = roi
         self._ref: NDArray[np.uint8] | None = None
@@ -129,7 +137,8 @@ class MotionGate:
             return self._take(small, t, "refresh", changed)
         return MotionDecision(False, "still", changed)
 
-    def _take(self, small: NDArray[np.uint8], t: float, reason: Reason,
-              changed: float) -> MotionDecision:
+    def _take(
+        self, small: NDArray[np.uint8], t: float, reason: Reason, changed: float
+    ) -> MotionDecision:
         self._ref, self._ref_t = small, t
         return MotionDecision(True, reason, changed)

@@ -94,21 +94,28 @@ class CameraStats:
 class CameraWorker:
     """Everything one camera needs except the detector; fed by :class:`Pipeline`."""
 
-    def __init__(self, camera: CameraConfig, catalogue: ViolationCatalogue,
-                 opts: PipelineOptions) -> None:
+    def __init__(
+        self, camera: CameraConfig, catalogue: ViolationCatalogue, opts: PipelineOptions
+    ) -> None:
         self.camera, self.opts = camera, opts
         self.period = 0.0 if opts.every_frame else 1.0 / camera.detect_fps
         ticks_per_s = 30.0 if opts.every_frame else camera.detect_fps
-        self.gate = MotionGate(opts.motion, roi_mask(camera, opts.motion.width)) \
-            if opts.gate else None
+        self.gate = (
+            MotionGate(opts.motion, roi_mask(camera, opts.motion.width)) if opts.gate else None
+        )
         self.tracker = ObjectTracker(opts.tracker, ticks_per_s=ticks_per_s)
         self.book = TrackBook(horizon_s=60.0, max_gap_s=max(2.0, 3.0 / ticks_per_s))
         self.history = SignalHistory()
         sig = camera.signal
         self.reader = SignalReader(sig) if sig is not None and sig.source == "image" else None
         self.rules = build_rules(camera, catalogue, self.history)
-        window = max((vt.evidence.before_s + vt.evidence.after_s
-                      for vt in catalogue.data.violations.values()), default=10.0)
+        window = max(
+            (
+                vt.evidence.before_s + vt.evidence.after_s
+                for vt in catalogue.data.violations.values()
+            ),
+            default=10.0,
+        )
         self.ring = FrameRing(window + camera.tuning.movement_timeout_s + 2.0, opts.evidence_fps)
         self.recorder = EvidenceRecorder(camera, self.ring)
         self.counter = TrafficCounter(camera.tuning.min_move_px)
@@ -161,8 +168,14 @@ class CameraWorker:
 class Pipeline:
     """Round-robin over the cameras' grabbers, one detector for all."""
 
-    def __init__(self, workers: Sequence[CameraWorker], feeds: Mapping[str, Grabber],
-                 detector: Detector, publisher: Publisher, opts: PipelineOptions) -> None:
+    def __init__(
+        self,
+        workers: Sequence[CameraWorker],
+        feeds: Mapping[str, Grabber],
+        detector: Detector,
+        publisher: Publisher,
+        opts: PipelineOptions,
+    ) -> None:
         self.workers = {w.camera.id: w for w in workers}
         self.feeds, self.detector = dict(feeds), detector
         self.publisher, self.opts = publisher, opts
@@ -172,14 +185,24 @@ class Pipeline:
         self._latest: dict[str, Frame] = {}
 
     @classmethod
-    def build(cls, cameras: Sequence[CameraConfig], catalogue: ViolationCatalogue,
-              feeds: Mapping[str, Grabber], detector: Detector, publisher: Publisher,
-              opts: PipelineOptions) -> Pipeline:
+    def build(
+        cls,
+        cameras: Sequence[CameraConfig],
+        catalogue: ViolationCatalogue,
+        feeds: Mapping[str, Grabber],
+        detector: Detector,
+        publisher: Publisher,
+        opts: PipelineOptions,
+    ) -> Pipeline:
         workers = [CameraWorker(c, catalogue, opts) for c in cameras]
         return cls(workers, feeds, detector, publisher, opts)
 
-    def run(self, stop: threading.Event | None = None, until_s: float | None = None,
-            max_wall_s: float | None = None) -> dict[str, CameraStats]:
+    def run(
+        self,
+        stop: threading.Event | None = None,
+        until_s: float | None = None,
+        max_wall_s: float | None = None,
+    ) -> dict[str, CameraStats]:
         """Process until every feed ends, ``stop`` is set, each camera has covered
         ``until_s`` seconds of stream time, or ``max_wall_s`` passed; then flush evidence."""
         stop = stop or threading.Event()
@@ -212,8 +235,9 @@ class Pipeline:
             self._housekeeping()
             return False
         need = [(w, f) for w, f, detect in todo if detect]
-        found = self.detector.detect([f.image for _, f in need], [f.t for _, f in need]) \
-            if need else []
+        found = (
+            self.detector.detect([f.image for _, f in need], [f.t for _, f in need]) if need else []
+        )
         by_cam = {w.camera.id: d for (w, _), d in zip(need, found, strict=True)}
         for w, f, _ in todo:
             for v in w.apply(f, by_cam.get(w.camera.id)):
@@ -223,8 +247,9 @@ class Pipeline:
         self._housekeeping()
         return True
 
-    def _next_tick(self, cid: str, live: set[str], until_s: float | None,
-                   max_frames: int = 64) -> tuple[CameraWorker, Frame, bool] | None:
+    def _next_tick(
+        self, cid: str, live: set[str], until_s: float | None, max_frames: int = 64
+    ) -> tuple[CameraWorker, Frame, bool] | None:
         w = self.workers[cid]
         for _ in range(max_frames):
             frame = self.feeds[cid].get()
@@ -232,8 +257,11 @@ class Pipeline:
                 if self.feeds[cid].finished:
                     live.discard(cid)
                 return None
-            if until_s is not None and w.stats.first_t is not None \
-                    and frame.t - w.stats.first_t > until_s:
+            if (
+                until_s is not None
+                and w.stats.first_t is not None
+                and frame.t - w.stats.first_t > until_s
+            ):
                 live.discard(cid)
                 return None
             decision = w.offer(frame)
@@ -246,12 +274,14 @@ class Pipeline:
         eid = str(event_id(v.camera_id, v.track_id, v.rule, v.time))
         wall = f.wall - (f.t - v.time)
         w.recorder.open(v, eid, wall)
-        self.publisher.send(self.opts.topic_dashboard, violation_notice(v, eid, wall),
-                            key=v.camera_id)
+        self.publisher.send(
+            self.opts.topic_dashboard, violation_notice(v, eid, wall), key=v.camera_id
+        )
 
     def _evidence_done(self, job: EvidenceJob, files: list[EvidenceFile] | None) -> None:
-        msg = violation_message(job.violation, job.event_id, job.event_wall, job.camera, files,
-                                job.complete)
+        msg = violation_message(
+            job.violation, job.event_id, job.event_wall, job.camera, files, job.complete
+        )
         self.publisher.send(self.opts.topic_violations, msg, key=job.camera.id, urgent=True)
 
     def _housekeeping(self, force: bool = False) -> None:
@@ -262,30 +292,47 @@ class Pipeline:
                 self._last_health[cid] = now
                 self._send_health(w, now, mono)
             frame = self._latest.get(cid)
-            if frame is not None and (force or now - self._last_frame_msg.get(cid, 0.0)
-                                      >= self.opts.frame_interval_s):
+            if frame is not None and (
+                force or now - self._last_frame_msg.get(cid, 0.0) >= self.opts.frame_interval_s
+            ):
                 self._last_frame_msg[cid] = now
                 img = draw(frame.image, w.camera, w.tracked, w.lights)
-                self.publisher.send(self.opts.topic_dashboard,
-                                    frame_message(cid, img, frame.wall), key=cid)
+                self.publisher.send(
+                    self.opts.topic_dashboard, frame_message(cid, img, frame.wall), key=cid
+                )
             for minute, counts in w.counter.closed(now, flush=force):
-                self.publisher.send(self.opts.topic_dashboard, counts_message(cid, minute, counts),
-                                    key=cid)
+                self.publisher.send(
+                    self.opts.topic_dashboard, counts_message(cid, minute, counts), key=cid
+                )
                 sensor = self.opts.count_sensors.get(cid)
                 if sensor is not None:
-                    self.publisher.send(self.opts.topic_observations,
-                                        flow_observation(sensor, minute, counts), key=sensor)
+                    self.publisher.send(
+                        self.opts.topic_observations,
+                        flow_observation(sensor, minute, counts),
+                        key=sensor,
+                    )
 
     def _send_health(self, w: CameraWorker, now: float, mono: float) -> None:
         feed = self.feeds.get(w.camera.id)
         src = feed.source if feed is not None else None
-        self.publisher.send(self.opts.topic_dashboard, health_message(
-            w.camera, now_wall=now, connected=bool(src and src.connected),
-            decoded_fps=src.decoded.rate(mono) if src else 0.0,
-            processed_fps=w.processed.rate(mono), detector_fps=w.detected.rate(mono),
-            lag_s=w.lag_s, last_frame_wall=src.last_frame_wall if src else None,
-            reconnects=src.reconnects if src else 0, dropped=feed.dropped if feed else 0,
-            error=src.last_error if src else None, device=self.opts.device), key=w.camera.id)
+        self.publisher.send(
+            self.opts.topic_dashboard,
+            health_message(
+                w.camera,
+                now_wall=now,
+                connected=bool(src and src.connected),
+                decoded_fps=src.decoded.rate(mono) if src else 0.0,
+                processed_fps=w.processed.rate(mono),
+                detector_fps=w.detected.rate(mono),
+                lag_s=w.lag_s,
+                last_frame_wall=src.last_frame_wall if src else None,
+                reconnects=src.reconnects if src else 0,
+                dropped=feed.dropped if feed else 0,
+                error=src.last_error if src else None,
+                device=self.opts.device,
+            ),
+            key=w.camera.id,
+        )
 
     def _finish(self) -> None:
         for w in self.workers.values():

@@ -54,79 +54,157 @@ def event_id(camera_id: str, track_id: int, rule: str, stream_time_s: float) -> 
 
 
 def camera_info(camera: CameraConfig) -> dict[str, Any]:
-    return {"id": camera.id, "name": camera.name, "lat": camera.location.lat,
-            "lon": camera.location.lon, "area_id": camera.location.area}
+    return {
+        "id": camera.id,
+        "name": camera.name,
+        "lat": camera.location.lat,
+        "lon": camera.location.lon,
+        "area_id": camera.location.area,
+    }
 
 
-def violation_message(v: Violation, eid: str, event_wall: float, camera: CameraConfig,
-                      files: Sequence[EvidenceFile] | None, complete: bool) -> dict[str, Any]:
+def violation_message(
+    v: Violation,
+    eid: str,
+    event_wall: float,
+    camera: CameraConfig,
+    files: Sequence[EvidenceFile] | None,
+    complete: bool,
+) -> dict[str, Any]:
     lg = v.legal
     return {
-        "schema": SCHEMA, "event_id": eid, "camera_id": v.camera_id, "camera": camera_info(camera),
-        "rule": v.rule, "track_id": v.track_id, "vehicle_class": v.vehicle_class,
-        "time": iso(event_wall), "stream_time_s": round(v.time, 3), "where": v.where,
-        "legal": {"decree": lg.decree, "category": lg.category, "article": lg.article,
-                  "clause": lg.clause, "point": lg.point, "citation": lg.citation,
-                  "fine_min_vnd": lg.fine_min_vnd, "fine_max_vnd": lg.fine_max_vnd,
-                  "points": lg.points},
-        "measured": dict(v.measured), "status": "pending",
-        "evidence": {"complete": complete and files is not None,
-                     "files": [{"path": f.path, "kind": f.kind, "sha256": f.sha256,
-                                "bytes": f.bytes} for f in files or []]},
+        "schema": SCHEMA,
+        "event_id": eid,
+        "camera_id": v.camera_id,
+        "camera": camera_info(camera),
+        "rule": v.rule,
+        "track_id": v.track_id,
+        "vehicle_class": v.vehicle_class,
+        "time": iso(event_wall),
+        "stream_time_s": round(v.time, 3),
+        "where": v.where,
+        "legal": {
+            "decree": lg.decree,
+            "category": lg.category,
+            "article": lg.article,
+            "clause": lg.clause,
+            "point": lg.point,
+            "citation": lg.citation,
+            "fine_min_vnd": lg.fine_min_vnd,
+            "fine_max_vnd": lg.fine_max_vnd,
+            "points": lg.points,
+        },
+        "measured": dict(v.measured),
+        "status": "pending",
+        "evidence": {
+            "complete": complete and files is not None,
+            "files": [
+                {"path": f.path, "kind": f.kind, "sha256": f.sha256, "bytes": f.bytes}
+                for f in files or []
+            ],
+        },
     }
 
 
 def violation_notice(v: Violation, eid: str, event_wall: float) -> dict[str, Any]:
-    return {"type": "camera_violation", "event_id": eid, "camera_id": v.camera_id,
-            "rule": v.rule, "vehicle_class": v.vehicle_class, "where": v.where,
-            "time": iso(event_wall), "citation": v.legal.citation}
+    return {
+        "type": "camera_violation",
+        "event_id": eid,
+        "camera_id": v.camera_id,
+        "rule": v.rule,
+        "vehicle_class": v.vehicle_class,
+        "where": v.where,
+        "time": iso(event_wall),
+        "citation": v.legal.citation,
+    }
 
 
-def health_message(camera: CameraConfig, *, now_wall: float, connected: bool,
-                   decoded_fps: float, processed_fps: float, detector_fps: float,
-                   lag_s: float | None, last_frame_wall: float | None, reconnects: int,
-                   dropped: int, error: str | None, device: str) -> dict[str, Any]:
-    return {"type": "camera", "camera_id": camera.id, "name": camera.name,
-            "time": iso(now_wall), "connected": connected, "decoded_fps": round(decoded_fps, 2),
-            "processed_fps": round(processed_fps, 2), "detector_fps": round(detector_fps, 2),
-            "lag_s": None if lag_s is None else round(lag_s, 3),
-            "last_frame_time": None if last_frame_wall is None else iso(last_frame_wall),
-            "reconnects": reconnects, "dropped_frames": dropped, "error": error,
-            "device": device}
+def health_message(
+    camera: CameraConfig,
+    *,
+    now_wall: float,
+    connected: bool,
+    decoded_fps: float,
+    processed_fps: float,
+    detector_fps: float,
+    lag_s: float | None,
+    last_frame_wall: float | None,
+    reconnects: int,
+    dropped: int,
+    error: str | None,
+    device: str,
+) -> dict[str, Any]:
+    return {
+        "type": "camera",
+        "camera_id": camera.id,
+        "name": camera.name,
+        "time": iso(now_wall),
+        "connected": connected,
+        "decoded_fps": round(decoded_fps, 2),
+        "processed_fps": round(processed_fps, 2),
+        "detector_fps": round(detector_fps, 2),
+        "lag_s": None if lag_s is None else round(lag_s, 3),
+        "last_frame_time": None if last_frame_wall is None else iso(last_frame_wall),
+        "reconnects": reconnects,
+        "dropped_frames": dropped,
+        "error": error,
+        "device": device,
+    }
 
 
-def frame_message(camera_id: str, image: NDArray[np.uint8], wall: float,
-                  max_width: int = 640, quality: int = 70) -> dict[str, Any]:
+def frame_message(
+    camera_id: str, image: NDArray[np.uint8], wall: float, max_width: int = 640, quality: int = 70
+) -> dict[str, Any]:
     """A small annotated JPEG for the wall (base64; a few tens of kB)."""
     h, w = image.shape[:2]
     if w > max_width:
-        image = np.asarray(cv2.resize(image, (max_width, round(h * max_width / w)),
-                                      interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        image = np.asarray(
+            cv2.resize(image, (max_width, round(h * max_width / w)), interpolation=cv2.INTER_AREA),
+            dtype=np.uint8,
+        )
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise ValueError("JPEG encoding failed")
-    return {"type": "camera_frame", "camera_id": camera_id, "time": iso(wall),
-            "width": int(image.shape[1]), "height": int(image.shape[0]),
-            "jpeg_b64": base64.b64encode(buf.tobytes()).decode("ascii")}
+    return {
+        "type": "camera_frame",
+        "camera_id": camera_id,
+        "time": iso(wall),
+        "width": int(image.shape[1]),
+        "height": int(image.shape[0]),
+        "jpeg_b64": base64.b64encode(buf.tobytes()).decode("ascii"),
+    }
 
 
-def counts_message(camera_id: str, minute_wall: float, counts: Mapping[str, int],
-                   bucket_s: float = 60.0) -> dict[str, Any]:
-    return {"type": "camera_counts", "camera_id": camera_id, "minute": iso(minute_wall),
-            "bucket_s": bucket_s, "counts": dict(counts), "total": sum(counts.values())}
+def counts_message(
+    camera_id: str, minute_wall: float, counts: Mapping[str, int], bucket_s: float = 60.0
+) -> dict[str, Any]:
+    return {
+        "type": "camera_counts",
+        "camera_id": camera_id,
+        "minute": iso(minute_wall),
+        "bucket_s": bucket_s,
+        "counts": dict(counts),
+        "total": sum(counts.values()),
+    }
 
 
-def flow_observation(sensor_id: str, minute_wall: float, counts: Mapping[str, int],
-                     bucket_s: float = 60.0) -> dict[str, Any]:
+def flow_observation(
+    sensor_id: str, minute_wall: float, counts: Mapping[str, int], bucket_s: float = 60.0
+) -> dict[str, Any]:
     """Native observation: vehicles of the minute as an hourly rate (``traffic_flow``)."""
-    return {"sensor_id": sensor_id, "time": iso(minute_wall + bucket_s),
-            "quantity": "traffic_flow", "value": sum(counts.values()) * 3600.0 / bucket_s,
-            "unit": "veh/h"}
+    return {
+        "sensor_id": sensor_id,
+        "time": iso(minute_wall + bucket_s),
+        "quantity": "traffic_flow",
+        "value": sum(counts.values()) * 3600.0 / bucket_s,
+        "unit": "veh/h",
+    }
 
 
 class Publisher(Protocol):
-    def send(self, topic: str, value: Message, key: str | None = None,
-             urgent: bool = False) -> None: ...
+    def send(
+        self, topic: str, value: Message, key: str | None = None, urgent: bool = False
+    ) -> None: ...
 
     def close(self) -> None: ...
 
@@ -138,8 +216,9 @@ class MemoryPublisher:
         self.messages: list[tuple[str, str | None, dict[str, Any]]] = []
         self._lock = threading.Lock()
 
-    def send(self, topic: str, value: Message, key: str | None = None,
-             urgent: bool = False) -> None:
+    def send(
+        self, topic: str, value: Message, key: str | None = None, urgent: bool = False
+    ) -> None:
         with self._lock:
             self.messages.append((topic, key, json.loads(json.dumps(value))))
 
@@ -148,15 +227,19 @@ class MemoryPublisher:
 
     def of(self, topic: str, type_: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
-            return [v for t, _, v in self.messages
-                    if t == topic and (type_ is None or v.get("type") == type_)]
+            return [
+                v
+                for t, _, v in self.messages
+                if t == topic and (type_ is None or v.get("type") == type_)
+            ]
 
 
 class LogPublisher:
     """Logs what would be sent (``ioc vision run --no-kafka``); keeps nothing."""
 
-    def send(self, topic: str, value: Message, key: str | None = None,
-             urgent: bool = False) -> None:
+    def send(
+        self, topic: str, value: Message, key: str | None = None, urgent: bool = False
+    ) -> None:
         kind = value.get("type") or value.get("rule") or "message"
         level = logging.INFO if urgent or kind == "camera_violation" else logging.DEBUG
         logger.log(level, "would send %s to %s (key %s)", kind, topic, key)
@@ -178,14 +261,19 @@ class KafkaPublisher:
         self._stop = threading.Event()
         self.dropped = 0
         self.sent = 0
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()),
-                                        name="kafka-publisher", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._main()), name="kafka-publisher", daemon=True
+        )
         self._thread.start()
 
-    def send(self, topic: str, value: Message, key: str | None = None,
-             urgent: bool = False) -> None:
-        item = (topic, key.encode() if key else None,
-                json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+    def send(
+        self, topic: str, value: Message, key: str | None = None, urgent: bool = False
+    ) -> None:
+        item = (
+            topic,
+            key.encode() if key else None,
+            json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode(),
+        )
         try:
             (self._urgent if urgent else self._q).put_nowait(item)
         except queue.Full:
@@ -212,8 +300,12 @@ class KafkaPublisher:
 
         delay = 0.5
         while True:
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
-                                        linger_ms=5, max_request_size=4 * 1024 * 1024)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                linger_ms=5,
+                max_request_size=4 * 1024 * 1024,
+            )
             try:
                 await producer.start()
                 break
@@ -221,8 +313,9 @@ class KafkaPublisher:
                 await producer.stop()
                 if self._stop.is_set():
                     return
-                logger.warning("Kafka at %s not available (%s); retrying in %.1f s",
-                               self.bootstrap, exc, delay)
+                logger.warning(
+                    "Kafka at %s not available (%s); retrying in %.1f s", self.bootstrap, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(15.0, delay * 2)
         try:

@@ -40,8 +40,14 @@ class Light(StrEnum):
 
 
 LIT = frozenset({Light.RED, Light.AMBER, Light.GREEN})
-_FEED_NAMES = {"red": Light.RED, "amber": Light.AMBER, "yellow": Light.AMBER,
-               "green": Light.GREEN, "off": Light.OFF, "unknown": Light.UNKNOWN}
+_FEED_NAMES = {
+    "red": Light.RED,
+    "amber": Light.AMBER,
+    "yellow": Light.AMBER,
+    "green": Light.GREEN,
+    "off": Light.OFF,
+    "unknown": Light.UNKNOWN,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +69,14 @@ def rgb_to_hsv(image: NDArray[np.uint8]) -> tuple[NDArray[np.float64], ...]:
     mx, mn = f.max(axis=-1), f.min(axis=-1)
     d = mx - mn
     safe = np.where(d > 0, d, 1.0)
-    h = np.where(mx == r, ((g - b) / safe) % 6.0,
-                 np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0)) * 60.0
+    h = (
+        np.where(
+            mx == r,
+            ((g - b) / safe) % 6.0,
+            np.where(mx == g, (b - r) / safe + 2.0, (r - g) / safe + 4.0),
+        )
+        * 60.0
+    )
     h = np.where(d > 0, h, 0.0)
     s = np.where(mx > 0, d / np.where(mx > 0, mx, 1.0), 0.0)
     return h, s, mx
@@ -81,14 +93,16 @@ def classify_lamp(image: NDArray[np.uint8], th: LampThresholds = LampThresholds(
     Example: a crop whose pixels are 10 % saturated red -> ``Light.RED``.
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
-        raise ValueError(f"expected a non-empty HxWx3 uint8 RGB crop, got {image.shape} "
-                         f"{image.dtype}")
+        raise ValueError(
+            f"expected a non-empty HxWx3 uint8 RGB crop, got {image.shape} {image.dtype}"
+        )
     h, s, v = rgb_to_hsv(image)
     lit = (s >= th.min_saturation) & (v >= th.min_value)
     total = h.size
-    counts = {light: int((lit & _in_band(h, band)).sum())
-              for light, band in ((Light.RED, th.red), (Light.AMBER, th.amber),
-                                  (Light.GREEN, th.green))}
+    counts = {
+        light: int((lit & _in_band(h, band)).sum())
+        for light, band in ((Light.RED, th.red), (Light.AMBER, th.amber), (Light.GREEN, th.green))
+    }
     best = max(counts, key=lambda k: counts[k])
     return best if counts[best] >= th.min_fraction * total else Light.OFF
 
@@ -217,8 +231,9 @@ class SignalReader:
         if config.source != "image":
             raise ValueError("SignalReader reads image heads; feed signals use state_from_feed")
         self.config = config
-        self.thresholds = LampThresholds(config.min_saturation, config.min_value,
-                                         config.min_fraction)
+        self.thresholds = LampThresholds(
+            config.min_saturation, config.min_value, config.min_fraction
+        )
         self._debouncer = Debouncer(config.confirm_frames, config.dark_frames)
 
     def read(self, frame: NDArray[np.uint8], t: float, bgr: bool = False) -> SignalState:

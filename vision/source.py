@@ -113,18 +113,29 @@ Opener = Callable[[str], Any]  # returns a cv2.VideoCapture-like object
 
 def open_capture(url: str, timeout_ms: int = 5000) -> Any:
     """cv2.VideoCapture through FFmpeg, with open/read time-outs so a dead camera returns."""
-    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, timeout_ms,
-              cv2.CAP_PROP_READ_TIMEOUT_MSEC, timeout_ms]
+    params = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        timeout_ms,
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        timeout_ms,
+    ]
     return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
 
 class CameraSource:
     """One camera's frames with reconnection; ``clock`` (monotonic) and ``wall`` injectable."""
 
-    def __init__(self, camera_id: str, url: str, *, loop: bool = False,
-                 backoff: Backoff | None = None, opener: Opener = open_capture,
-                 clock: Callable[[], float] = time.monotonic,
-                 wall: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        url: str,
+        *,
+        loop: bool = False,
+        backoff: Backoff | None = None,
+        opener: Opener = open_capture,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
         self.camera_id, self.url, self.kind = camera_id, url, source_kind(url)
         self.loop = loop and self.kind == "file"
         self.backoff = backoff or Backoff()
@@ -208,8 +219,9 @@ class CameraSource:
         self.failures += 1
         self.last_error = what
         self._retry_at = self._clock() + delay
-        logger.warning("camera %s: %s (%s); retrying in %.1f s", self.camera_id, what,
-                       redact(self.url), delay)
+        logger.warning(
+            "camera %s: %s (%s); retrying in %.1f s", self.camera_id, what, redact(self.url), delay
+        )
 
 
 class Grabber:
@@ -220,15 +232,21 @@ class Grabber:
     timestamps (a file otherwise decodes as fast as the CPU allows).
     """
 
-    def __init__(self, source: CameraSource, size: int = 2, drop_oldest: bool | None = None,
-                 realtime: bool = False) -> None:
+    def __init__(
+        self,
+        source: CameraSource,
+        size: int = 2,
+        drop_oldest: bool | None = None,
+        realtime: bool = False,
+    ) -> None:
         self.source = source
         self.drop_oldest = source.kind != "file" if drop_oldest is None else drop_oldest
         self.realtime = realtime and source.kind == "file"
         self._q: queue.Queue[Frame] = queue.Queue(maxsize=size)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"grab-{source.camera_id}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"grab-{source.camera_id}", daemon=True
+        )
         self.dropped = 0
 
     def start(self) -> None:

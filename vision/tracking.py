@@ -48,8 +48,9 @@ class TrackerConfig:
 class _Boxes:
     """The results-like object BYTETracker reads: ``conf``, ``xywh``, ``cls``, masks."""
 
-    def __init__(self, xywh: NDArray[np.float32], conf: NDArray[np.float32],
-                 cls: NDArray[np.float32]) -> None:
+    def __init__(
+        self, xywh: NDArray[np.float32], conf: NDArray[np.float32], cls: NDArray[np.float32]
+    ) -> None:
         self.xywh, self.conf, self.cls = xywh, conf, cls
 
     def __len__(self) -> int:
@@ -62,8 +63,7 @@ class _Boxes:
 def _as_boxes(d: Detections) -> _Boxes:
     x1, y1, x2, y2 = (d.xyxy[:, i] for i in range(4))
     xywh = np.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], axis=1)
-    return _Boxes(xywh.astype(np.float32), d.conf.astype(np.float32),
-                  d.class_id.astype(np.float32))
+    return _Boxes(xywh.astype(np.float32), d.conf.astype(np.float32), d.class_id.astype(np.float32))
 
 
 class ObjectTracker:
@@ -74,10 +74,13 @@ class ObjectTracker:
 
         self.config = config
         args = SimpleNamespace(
-            track_high_thresh=config.high_thresh, track_low_thresh=config.low_thresh,
-            new_track_thresh=config.new_track_thresh, match_thresh=config.match_thresh,
+            track_high_thresh=config.high_thresh,
+            track_low_thresh=config.low_thresh,
+            new_track_thresh=config.new_track_thresh,
+            match_thresh=config.match_thresh,
             track_buffer=max(1, round(config.lost_s * ticks_per_s)),
-            fuse_score=config.fuse_score)
+            fuse_score=config.fuse_score,
+        )
         self._tracker: Any = cast(Any, BYTETracker)(args)
         self._last: Detections | None = None
 
@@ -85,15 +88,25 @@ class ObjectTracker:
         """Associate a detector frame; returns the tracked rows with their ``track_id``."""
         rows = np.asarray(self._tracker.update(_as_boxes(detections)), dtype=np.float64)
         if rows.size == 0:
-            out = Detections(detections.t, np.zeros((0, 4)), np.zeros(0),
-                             np.zeros(0, dtype=np.int64), detections.names,
-                             np.zeros(0, dtype=np.int64))
+            out = Detections(
+                detections.t,
+                np.zeros((0, 4)),
+                np.zeros(0),
+                np.zeros(0, dtype=np.int64),
+                detections.names,
+                np.zeros(0, dtype=np.int64),
+            )
         else:
             rows = rows.reshape(-1, 8)
             idx = rows[:, 7].astype(np.int64)
-            out = Detections(detections.t, detections.xyxy[idx].copy(),
-                             detections.conf[idx].copy(), detections.class_id[idx].copy(),
-                             detections.names, rows[:, 4].astype(np.int64))
+            out = Detections(
+                detections.t,
+                detections.xyxy[idx].copy(),
+                detections.conf[idx].copy(),
+                detections.class_id[idx].copy(),
+                detections.names,
+                rows[:, 4].astype(np.int64),
+            )
         self._last = out
         return out
 

@@ -81,14 +81,18 @@ class Detections:
         n = self.xyxy.shape[0] if self.xyxy.ndim == 2 else -1
         if self.xyxy.ndim != 2 or self.xyxy.shape[1] != 4:
             raise ValueError(f"xyxy must have shape (N, 4), got {self.xyxy.shape}")
-        for name, arr in (("conf", self.conf), ("class_id", self.class_id),
-                          ("track_id", self.track_id)):
+        for name, arr in (
+            ("conf", self.conf),
+            ("class_id", self.class_id),
+            ("track_id", self.track_id),
+        ):
             if arr is not None and arr.shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
         if not (np.isfinite(self.xyxy).all() and np.isfinite(self.conf).all()):
             raise ValueError("boxes and confidences must be finite")
-        if n and ((self.xyxy[:, 2] < self.xyxy[:, 0]).any()
-                  or (self.xyxy[:, 3] < self.xyxy[:, 1]).any()):
+        if n and (
+            (self.xyxy[:, 2] < self.xyxy[:, 0]).any() or (self.xyxy[:, 3] < self.xyxy[:, 1]).any()
+        ):
             raise ValueError("every box must have x1 <= x2 and y1 <= y2")
         if n and ((self.conf < 0).any() or (self.conf > 1).any()):
             raise ValueError("confidences must lie in [0, 1]")
@@ -103,10 +107,14 @@ class Detections:
         if self.track_id is None:
             return []
         return [
-            TrackPoint(self.t, int(tid), self.names[int(c)],
-                       (float(b[0]), float(b[1]), float(b[2]), float(b[3])), float(s))
-            for b, s, c, tid in zip(self.xyxy, self.conf, self.class_id, self.track_id,
-                                    strict=True)
+            TrackPoint(
+                self.t,
+                int(tid),
+                self.names[int(c)],
+                (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+                float(s),
+            )
+            for b, s, c, tid in zip(self.xyxy, self.conf, self.class_id, self.track_id, strict=True)
             if tid >= 0
         ]
 

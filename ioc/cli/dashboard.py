@@ -76,8 +76,9 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host if args.host is not None else settings.dashboard_host
     port = args.port if args.port is not None else settings.dashboard_port
     try:
-        app = create_app(settings, database_url=database_url(settings),
-                         kafka_bootstrap=kafka_bootstrap(settings))
+        app = create_app(
+            settings, database_url=database_url(settings), kafka_bootstrap=kafka_bootstrap(settings)
+        )
         sock = bind(host, port)
     except (ServiceError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -87,8 +88,14 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     # library serves /ws, as everywhere else in the centre) until the sans-I/O one is default.
     warnings.filterwarnings("ignore", message=".*`websockets` implementation is deprecated.*")
     config = uvicorn.Config(
-        app, ws="websockets", lifespan="on", log_config=None, proxy_headers=False,
-        ws_max_size=64 * 1024, ws_ping_interval=20.0, timeout_graceful_shutdown=5,
+        app,
+        ws="websockets",
+        lifespan="on",
+        log_config=None,
+        proxy_headers=False,
+        ws_max_size=64 * 1024,
+        ws_ping_interval=20.0,
+        timeout_graceful_shutdown=5,
         server_header=False,
     )
     server = _Server(config, on_started=lambda: _announce(settings, url, record_dashboard_url))

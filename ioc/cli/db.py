@@ -29,12 +29,21 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     with connect(database_url(settings)) as conn:
         report = migrate(conn, retention_days=settings.retention_days)
     if args.json:
-        print(json.dumps({"applied": report.applied, "already_applied": report.already,
-                          "timescaledb_edition": report.edition,
-                          "timescaledb_version": report.timescaledb_version}))
+        print(
+            json.dumps(
+                {
+                    "applied": report.applied,
+                    "already_applied": report.already,
+                    "timescaledb_edition": report.edition,
+                    "timescaledb_version": report.timescaledb_version,
+                }
+            )
+        )
     else:
-        print(f"TimescaleDB {report.timescaledb_version} ({report.edition} edition); "
-              f"applied {len(report.applied)} migration(s), {report.already} already applied")
+        print(
+            f"TimescaleDB {report.timescaledb_version} ({report.edition} edition); "
+            f"applied {len(report.applied)} migration(s), {report.already} already applied"
+        )
         for name in report.applied:
             print(f"  + {name}")
     return 0

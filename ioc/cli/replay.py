@@ -37,21 +37,45 @@ def api_key_path(settings: Settings) -> Path:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("replay", help="replay real sensor data into the centre")
-    p.add_argument("--via", choices=("http", "mqtt", "kafka"), default=None,
-                   help="ingestion path (default IOC_REPLAY_PATH)")
-    p.add_argument("--speed", type=float, default=None,
-                   help="data seconds per wall second (default IOC_REPLAY_SPEED)")
+    p.add_argument(
+        "--via",
+        choices=("http", "mqtt", "kafka"),
+        default=None,
+        help="ingestion path (default IOC_REPLAY_PATH)",
+    )
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="data seconds per wall second (default IOC_REPLAY_SPEED)",
+    )
     p.add_argument("--limit", type=int, default=None, help="stop after N readings")
-    p.add_argument("--sources", nargs="+", default=None, metavar="NAME",
-                   help="data sets (hanoi_us_embassy beijing beijing-weather i94 fremont), "
-                        "sources (beijing:Dongsi) or sensor ids; default all")
-    p.add_argument("--time-mode", choices=TIME_MODES, default="compressed",
-                   help="compressed: now-ish event times; original-shifted: history back-fill")
+    p.add_argument(
+        "--sources",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="data sets (hanoi_us_embassy beijing beijing-weather i94 fremont), "
+        "sources (beijing:Dongsi) or sensor ids; default all",
+    )
+    p.add_argument(
+        "--time-mode",
+        choices=TIME_MODES,
+        default="compressed",
+        help="compressed: now-ish event times; original-shifted: history back-fill",
+    )
     p.add_argument("--url", default=None, help="web server URL (default: the running dashboard)")
-    p.add_argument("--api-key", default=None,
-                   help="ingest API key (default: the key `ioc run` keeps in IOC_HOME)")
-    p.add_argument("--batch-window", type=float, default=0.25,
-                   help="seconds of due readings grouped into one batch")
+    p.add_argument(
+        "--api-key",
+        default=None,
+        help="ingest API key (default: the key `ioc run` keeps in IOC_HOME)",
+    )
+    p.add_argument(
+        "--batch-window",
+        type=float,
+        default=0.25,
+        help="seconds of due readings grouped into one batch",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     p.set_defaults(func=cmd_replay)
 
@@ -73,8 +97,10 @@ def _http_target(args: argparse.Namespace, settings: Settings) -> tuple[str, str
         try:
             key = path.read_text().strip()
         except OSError as exc:
-            raise SinkError(f"no --api-key given and {path} is unreadable ({exc.strerror}); "
-                            "create one with `ioc apikeys create NAME --role ingest`") from exc
+            raise SinkError(
+                f"no --api-key given and {path} is unreadable ({exc.strerror}); "
+                "create one with `ioc apikeys create NAME --role ingest`"
+            ) from exc
     return str(url), str(key)
 
 
@@ -85,8 +111,9 @@ def build_sink(via: str, args: argparse.Namespace, settings: Settings) -> Sink:
         if not settings.mqtt_url:
             raise SinkError("--via mqtt needs IOC_MQTT_URL")
         root = settings.mqtt_topic_filter.removesuffix("/#")
-        return MqttSink(settings.mqtt_url, root if "+" not in root and "#" not in root
-                        else "ioc/sensors")
+        return MqttSink(
+            settings.mqtt_url, root if "+" not in root and "#" not in root else "ioc/sensors"
+        )
     from ioc.services.manager import kafka_bootstrap
 
     return KafkaSink(kafka_bootstrap(settings), settings.topic("observations.raw"))
@@ -111,13 +138,18 @@ def cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
         counters = asyncio.run(_run(args, settings, sink, feeds, via, speed))
     except SinkError as exc:
         return _fail(str(exc))
-    logger.info("replay finished: %d readings sent, %d rejected", counters.sent,
-                counters.rejected)
+    logger.info("replay finished: %d readings sent, %d rejected", counters.sent, counters.rejected)
     return 0
 
 
-async def _run(args: argparse.Namespace, settings: Settings, sink: Sink,
-               feeds: list[SensorFeed], via: str, speed: float) -> Counters:
+async def _run(
+    args: argparse.Namespace,
+    settings: Settings,
+    sink: Sink,
+    feeds: list[SensorFeed],
+    via: str,
+    speed: float,
+) -> Counters:
     """Connect first (fail fast), then read the feeds and replay them."""
     await sink.start()
     progress = Progress(via, enabled=not args.no_progress)
@@ -125,15 +157,26 @@ async def _run(args: argparse.Namespace, settings: Settings, sink: Sink,
         readers = open_feeds(feeds, settings.shared_dir / "data")
         schedule = make_schedule(readers, args.time_mode, speed)
         compressed = args.time_mode == "compressed"
-        not_before = (None if compressed
-                      else schedule.start - timedelta(days=settings.max_age_days - 1))
-        logger.info("replaying %d feed(s) via %s (%s%s)", len(readers), via, args.time_mode,
-                    f", x{speed:g}" if compressed else "")
+        not_before = (
+            None if compressed else schedule.start - timedelta(days=settings.max_age_days - 1)
+        )
+        logger.info(
+            "replaying %d feed(s) via %s (%s%s)",
+            len(readers),
+            via,
+            args.time_mode,
+            f", x{speed:g}" if compressed else "",
+        )
         counters = await replay(
-            due_stream(readers, schedule), sink, progress,
-            limit=args.limit, batch_window_s=args.batch_window,
-            max_batch=settings.max_batch_items, not_before=not_before,
-            speed=speed if compressed else None)
+            due_stream(readers, schedule),
+            sink,
+            progress,
+            limit=args.limit,
+            batch_window_s=args.batch_window,
+            max_batch=settings.max_batch_items,
+            not_before=not_before,
+            speed=speed if compressed else None,
+        )
     finally:
         line = progress.finish()
         with contextlib.suppress(Exception):

@@ -33,19 +33,28 @@ from ioc.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+
 class Interrupted(Exception):
     """SIGINT or SIGTERM asked the launcher to stop."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("run", help="start the whole centre (services, worker, web, replay)")
-    p.add_argument("--foreground-logs", action="store_true",
-                   help="also stream the children's logs to this terminal")
+    p.add_argument(
+        "--foreground-logs",
+        action="store_true",
+        help="also stream the children's logs to this terminal",
+    )
     p.add_argument("--no-replay", action="store_true", help="do not start the data replay")
-    p.add_argument("--replay-limit", type=int, default=None,
-                   help="stop the replay after N readings")
-    p.add_argument("--ready-timeout", type=float, default=180.0,
-                   help="seconds each child may take to become ready")
+    p.add_argument(
+        "--replay-limit", type=int, default=None, help="stop the replay after N readings"
+    )
+    p.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=180.0,
+        help="seconds each child may take to become ready",
+    )
     p.set_defaults(func=cmd_run)
 
 
@@ -114,8 +123,10 @@ def _setup(settings: Settings, db_url: str, bootstrap: str) -> None:
     try:
         with connect(db_url) as conn:
             report = migrate(conn, retention_days=settings.retention_days)
-            say(f"  schema: {len(report.applied)} migration(s) applied, {report.already} already "
-                f"(TimescaleDB {report.timescaledb_version}, {report.edition} edition)")
+            say(
+                f"  schema: {len(report.applied)} migration(s) applied, {report.already} already "
+                f"(TimescaleDB {report.timescaledb_version}, {report.edition} edition)"
+            )
             areas = read_areas(settings.areas_file)
             sensors = read_sensors(settings.sensors_file)
             seed(conn, areas, sensors)
@@ -136,8 +147,10 @@ def _setup(settings: Settings, db_url: str, bootstrap: str) -> None:
 
 def _print_admin(password: str) -> None:
     bar = "=" * 64
-    say(f"\n{bar}\n  FIRST ADMIN CREATED - write this down, it is shown only once:\n"
-        f"      user:     admin\n      password: {password}\n{bar}\n")
+    say(
+        f"\n{bar}\n  FIRST ADMIN CREATED - write this down, it is shown only once:\n"
+        f"      user:     admin\n      password: {password}\n{bar}\n"
+    )
 
 
 def ensure_replay_key(conn: Any, path: Path) -> None:
@@ -152,8 +165,11 @@ def ensure_replay_key(conn: Any, path: Path) -> None:
     prefix = api_key_prefix(existing) if existing else None
     if prefix is not None:
         for key in list_api_keys(conn):
-            if key.prefix == prefix and key.revoked_at is None and \
-                    api_key_matches(existing, key.key_hash):
+            if (
+                key.prefix == prefix
+                and key.revoked_at is None
+                and api_key_matches(existing, key.key_hash)
+            ):
                 say(f"  replay API key: reusing {key.name} ({path})")
                 return
     new = new_api_key()
@@ -174,8 +190,13 @@ def _health(url: str) -> tuple[int, str] | None:
     return resp.status_code, resp.text
 
 
-def _run_centre(args: argparse.Namespace, settings: Settings, db_url: str,
-                bootstrap: str, hurry: threading.Event) -> NoReturn:
+def _run_centre(
+    args: argparse.Namespace,
+    settings: Settings,
+    db_url: str,
+    bootstrap: str,
+    hurry: threading.Event,
+) -> NoReturn:
     from infra.launcher import ChildGroup
     from ioc.mqtt_bridge import ready_path
     from ioc.services.manager import read_state, record_dashboard_url
@@ -186,8 +207,9 @@ def _run_centre(args: argparse.Namespace, settings: Settings, db_url: str,
     _setup(settings, db_url, bootstrap)
     env = {**os.environ, "IOC_HOME": str(settings.home)}
     logs = settings.home / "logs"
-    group = ChildGroup(logs, env, foreground=args.foreground_logs,
-                       state_file=settings.run_dir / "children.json")
+    group = ChildGroup(
+        logs, env, foreground=args.foreground_logs, state_file=settings.run_dir / "children.json"
+    )
     try:
         say(f"starting processes (logs in {logs}/):")
         record_dashboard_url(settings, None)
@@ -202,30 +224,53 @@ def _run_centre(args: argparse.Namespace, settings: Settings, db_url: str,
                 return True
             return False
 
-        group.wait_ready(dashboard, dashboard_up, what="web server",
-                         deadline_s=args.ready_timeout, interval_s=0.5)
+        group.wait_ready(
+            dashboard,
+            dashboard_up,
+            what="web server",
+            deadline_s=args.ready_timeout,
+            interval_s=0.5,
+        )
         url = url_box[0]
         say(f"  dashboard: listening on {url}")
         health = lambda: (_health(url) or (0, ""))[0] == 200  # noqa: E731
-        group.wait_ready(worker, health, what="worker heartbeat (/healthz ok)",
-                         deadline_s=args.ready_timeout, interval_s=0.5)
+        group.wait_ready(
+            worker,
+            health,
+            what="worker heartbeat (/healthz ok)",
+            deadline_s=args.ready_timeout,
+            interval_s=0.5,
+        )
         say("  worker: heartbeat seen, /healthz ok")
         if settings.mqtt_url:
             ready_path(settings).unlink(missing_ok=True)
             bridge = group.start("mqtt", ["mqtt"])
-            group.wait_ready(bridge, lambda: _ready_pid(ready_path(settings)) == bridge.pid,
-                             what="MQTT subscription", deadline_s=args.ready_timeout)
+            group.wait_ready(
+                bridge,
+                lambda: _ready_pid(ready_path(settings)) == bridge.pid,
+                what="MQTT subscription",
+                deadline_s=args.ready_timeout,
+            )
             say(f"  mqtt bridge: subscribed to {settings.mqtt_topic_filter}")
         _banner(url)
         replay = None
         if settings.replay_on_run and not args.no_replay:
-            cmd = ["replay", "--via", settings.replay_path, "--speed", f"{settings.replay_speed:g}",
-                   "--url", url]
+            cmd = [
+                "replay",
+                "--via",
+                settings.replay_path,
+                "--speed",
+                f"{settings.replay_speed:g}",
+                "--url",
+                url,
+            ]
             if args.replay_limit is not None:
                 cmd += ["--limit", str(args.replay_limit)]
             replay = group.start("replay", cmd)
-            say(f"replay started: real data via {settings.replay_path}, "
-                f"x{settings.replay_speed:g} (progress in {replay.log})")
+            say(
+                f"replay started: real data via {settings.replay_path}, "
+                f"x{settings.replay_speed:g} (progress in {replay.log})"
+            )
         say("Ctrl-C stops everything.")
         _supervise(group, replay, show_progress=not args.foreground_logs)
     finally:
@@ -253,12 +298,11 @@ def _last_progress(log: Path) -> str | None:
 
     for line in reversed(log_tail(log, 20).splitlines()):
         if "replay via" in line:
-            return line[line.index("replay via"):]
+            return line[line.index("replay via") :]
     return None
 
 
-def _supervise(group: Any, replay: Any, *, show_progress: bool,
-               every_s: float = 30.0) -> NoReturn:
+def _supervise(group: Any, replay: Any, *, show_progress: bool, every_s: float = 30.0) -> NoReturn:
     """Until a signal: a replay that ends well is reported once; any other exit is fatal.
 
     Every ``every_s`` the replay's progress is repeated here, so the terminal shows that
@@ -266,8 +310,12 @@ def _supervise(group: Any, replay: Any, *, show_progress: bool,
     """
     shown_at = time.monotonic()
     while True:
-        if replay is not None and not replay.done_ok and not replay.alive() \
-                and replay.proc.returncode == 0:
+        if (
+            replay is not None
+            and not replay.done_ok
+            and not replay.alive()
+            and replay.proc.returncode == 0
+        ):
             replay.done_ok = True
             say("replay finished (all data sent); the centre keeps running.")
         dead = group.first_dead()

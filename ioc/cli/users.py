@@ -52,8 +52,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=USER_ROLES)
     p.add_argument("--department", default=None, help="required for --role department")
-    p.add_argument("--password-stdin", action="store_true",
-                   help="read the password from the first line of stdin")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin",
+    )
     p.set_defaults(func=cmd_users_add)
     p = sub.add_parser("list", help="list users")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -136,8 +139,16 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
     with connect(_database_url(settings)) as conn:
         users = list_users(conn)
-    rows = [{"username": u.username, "role": u.role, "department": u.department,
-             "disabled": u.disabled, "created_at": u.created_at.isoformat()} for u in users]
+    rows = [
+        {
+            "username": u.username,
+            "role": u.role,
+            "department": u.department,
+            "disabled": u.disabled,
+            "created_at": u.created_at.isoformat(),
+        }
+        for u in users
+    ]
     if args.json:
         print(json.dumps(rows))
     else:
@@ -177,9 +188,17 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
     with connect(_database_url(settings)) as conn:
         keys = list_api_keys(conn)
-    rows = [{"name": k.name, "prefix": k.prefix, "role": k.role, "department": k.department,
-             "created_at": k.created_at.isoformat(),
-             "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None} for k in keys]
+    rows = [
+        {
+            "name": k.name,
+            "prefix": k.prefix,
+            "role": k.role,
+            "department": k.department,
+            "created_at": k.created_at.isoformat(),
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+        }
+        for k in keys
+    ]
     if args.json:
         print(json.dumps(rows))
     else:

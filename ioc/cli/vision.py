@@ -29,17 +29,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     run = sub.add_parser("run", help="process cameras: violations, health and frames to Kafka")
     which = run.add_mutually_exclusive_group()
-    which.add_argument("--camera", action="append", default=[], metavar="ID",
-                       help="camera id (repeatable)")
+    which.add_argument(
+        "--camera", action="append", default=[], metavar="ID", help="camera id (repeatable)"
+    )
     which.add_argument("--all", action="store_true", help="every configured camera (default)")
-    run.add_argument("--config", type=Path, default=None,
-                     help="camera YAML file or folder (default IOC_CAMERAS_DIR)")
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="camera YAML file or folder (default IOC_CAMERAS_DIR)",
+    )
     run.add_argument("--no-loop", action="store_true", help="stop at the end of file sources")
-    run.add_argument("--fast", action="store_true",
-                     help="files as fast as possible, no frame dropped (default: real time, "
-                     "dropping frames the pipeline cannot keep up with, like a live camera)")
-    run.add_argument("--seconds", type=float, default=None,
-                     help="stop after this much stream time per camera")
+    run.add_argument(
+        "--fast",
+        action="store_true",
+        help="files as fast as possible, no frame dropped (default: real time, "
+        "dropping frames the pipeline cannot keep up with, like a live camera)",
+    )
+    run.add_argument(
+        "--seconds", type=float, default=None, help="stop after this much stream time per camera"
+    )
     run.add_argument("--no-kafka", action="store_true", help="log messages instead of sending")
     run.set_defaults(func=cmd_run)
 
@@ -70,8 +79,10 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
         src = resolve_source(cam.source, settings.shared_dir, base)
         kind = source_kind(src)
         missing = " (file missing)" if kind == "file" and not Path(src).is_file() else ""
-        print(f"ok  {cam.id}: {kind} source{missing}, detect {cam.detect_fps:g} fps, "
-              f"{len(cam.stop_lines)} stop line(s), {len(cam.lanes)} lane(s)")
+        print(
+            f"ok  {cam.id}: {kind} source{missing}, detect {cam.detect_fps:g} fps, "
+            f"{len(cam.stop_lines)} stop line(s), {len(cam.lanes)} lane(s)"
+        )
     if not cameras:
         print("error: no camera configs found", file=sys.stderr)
         return 1
@@ -86,8 +97,11 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     from vision.config import load_cameras
     from vision.detector import DetectorSpec, create_detector
 
-    image = cv2.imread(str(args.file)) if args.file.suffix.lower() in {".jpg", ".jpeg", ".png"} \
+    image = (
+        cv2.imread(str(args.file))
+        if args.file.suffix.lower() in {".jpg", ".jpeg", ".png"}
         else None
+    )
     if image is None:
         cap = cv2.VideoCapture(str(args.file), cv2.CAP_FFMPEG)
         cap.set(cv2.CAP_PROP_POS_MSEC, args.at * 1000.0)
@@ -171,16 +185,25 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
     detector = create_detector(DetectorSpec.from_settings(settings), cameras=len(chosen))
     base = path if path.is_dir() else path.parent
-    feeds = {c.id: Grabber(CameraSource(c.id, resolve_source(c.source, settings.shared_dir, base),
-                                        loop=not args.no_loop), realtime=not args.fast,
-                           drop_oldest=not args.fast)
-             for c in chosen}
+    feeds = {
+        c.id: Grabber(
+            CameraSource(
+                c.id, resolve_source(c.source, settings.shared_dir, base), loop=not args.no_loop
+            ),
+            realtime=not args.fast,
+            drop_oldest=not args.fast,
+        )
+        for c in chosen
+    }
     opts = PipelineOptions(
-        topic_violations=settings.topic("violations"), topic_dashboard=settings.topic("dashboard"),
+        topic_violations=settings.topic("violations"),
+        topic_dashboard=settings.topic("dashboard"),
         topic_observations=settings.topic("observations.raw"),
         evidence_root=settings.evidence_dir or settings.home / "evidence",
-        frame_interval_s=settings.camera_frame_interval_s, device=detector.plan.device,
-        count_sensors=_count_sensors(settings, [c.id for c in chosen]))
+        frame_interval_s=settings.camera_frame_interval_s,
+        device=detector.plan.device,
+        count_sensors=_count_sensors(settings, [c.id for c in chosen]),
+    )
     pipe = Pipeline.build(chosen, load_violation_catalogue(), feeds, detector, publisher, opts)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -191,6 +214,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         publisher.close()
     for cid, st in stats.items():
-        print(f"{cid}: {st.frames} frames, {st.ticks} processed, {st.detections} detected, "
-              f"{st.violations} violation(s)")
+        print(
+            f"{cid}: {st.frames} frames, {st.ticks} processed, {st.detections} detected, "
+            f"{st.violations} violation(s)"
+        )
     return 0

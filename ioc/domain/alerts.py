@@ -83,12 +83,21 @@ def step(
     if current == -1 and target == -1:
         return replace(base, last_time=time), []
 
-    def event(kind: AlertEventKind, alert_id: uuid.UUID, level: int, peak: float,
-              raised_at: datetime) -> AlertEvent:
+    def event(
+        kind: AlertEventKind, alert_id: uuid.UUID, level: int, peak: float, raised_at: datetime
+    ) -> AlertEvent:
         spec = quantity.levels[level]
-        return AlertEvent(kind, alert_id,
-                          uuid.uuid5(ALERT_NAMESPACE, f"{alert_id}|{kind}|{time.isoformat()}"),
-                          time, spec.name, spec.severity, value, peak, raised_at)
+        return AlertEvent(
+            kind,
+            alert_id,
+            uuid.uuid5(ALERT_NAMESPACE, f"{alert_id}|{kind}|{time.isoformat()}"),
+            time,
+            spec.name,
+            spec.severity,
+            value,
+            peak,
+            raised_at,
+        )
 
     if current == -1:
         alert_id = uuid.uuid5(ALERT_NAMESPACE, f"{sensor_id}|{quantity.key}|{time.isoformat()}")

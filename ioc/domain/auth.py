@@ -70,16 +70,18 @@ class Permission:
 
 # The permission table: route name -> who may call it. Route names are set in dashboard/app.py.
 ENDPOINTS: Final[Mapping[str, Permission]] = {
-    "live_page": Permission(frozenset({"admin", "operator", "police"}), page=True,
-                            description="live operations page"),
+    "live_page": Permission(
+        frozenset({"admin", "operator", "police"}), page=True, description="live operations page"
+    ),
     "login_page": Permission(EVERYONE, description="login form"),
     "login": Permission(EVERYONE, description="create a session from username + password"),
     "logout": Permission(EVERYONE, description="end the caller's session (if any)"),
     "me": Permission(STAFF, description="who am I: name, role, allowed channels"),
     "ingest": Permission(frozenset({"ingest", "admin"}), description="POST observations"),
     "healthz": Permission(EVERYONE, description="overall status (details need health_details)"),
-    "health_details": Permission(frozenset({"admin", "operator"}),
-                                 description="per-component health, lag, workers"),
+    "health_details": Permission(
+        frozenset({"admin", "operator"}), description="per-component health, lag, workers"
+    ),
     "websocket": Permission(STAFF, description="open the live websocket"),
     "static": Permission(EVERYONE, description="JS/CSS/vendor code (nothing sensitive)"),
 }
@@ -87,19 +89,28 @@ ENDPOINTS: Final[Mapping[str, Permission]] = {
 # Websocket channels: which dashboard message types each carries, and who may subscribe.
 CHANNELS: Final[Mapping[str, Permission]] = {
     "sensors": Permission(STAFF, description="latest readings and per-area 1-minute rollups"),
-    "alerts": Permission(frozenset({"admin", "operator", "police", "department"}),
-                         description="threshold alerts (raised, level changed, cleared)"),
-    "system": Permission(frozenset({"admin", "operator"}),
-                         description="worker heartbeats and dead-letter counts"),
+    "alerts": Permission(
+        frozenset({"admin", "operator", "police", "department"}),
+        description="threshold alerts (raised, level changed, cleared)",
+    ),
+    "system": Permission(
+        frozenset({"admin", "operator"}), description="worker heartbeats and dead-letter counts"
+    ),
 }
 MESSAGE_CHANNEL: Final[Mapping[str, str]] = {
-    "readings": "sensors", "rollups": "sensors", "alert": "alerts",
-    "deadletter": "system", "heartbeat": "system",
+    "readings": "sensors",
+    "rollups": "sensors",
+    "alert": "alerts",
+    "deadletter": "system",
+    "heartbeat": "system",
 }
 
 # Inbound websocket commands: an allow-list per role (anything else is refused).
 WS_COMMANDS: Final[Mapping[str, frozenset[Role]]] = {
-    "subscribe": STAFF, "unsubscribe": STAFF, "resync": STAFF, "ping": STAFF,
+    "subscribe": STAFF,
+    "unsubscribe": STAFF,
+    "resync": STAFF,
+    "ping": STAFF,
 }
 
 
@@ -125,10 +136,20 @@ def channel_of(message_type: object) -> str | None:
 
 MIN_PASSWORD_LENGTH: Final = 12
 MAX_PASSWORD_LENGTH: Final = 1024  # argon2 is slow on purpose; refuse megabyte "passwords"
-_COMMON: Final = frozenset({
-    "password1234", "123456789012", "qwertyuiop12", "haiphong1234", "admin1234567",
-    "matkhau12345", "iloveyou1234", "abc123456789", "password123!", "changeme1234",
-})
+_COMMON: Final = frozenset(
+    {
+        "password1234",
+        "123456789012",
+        "qwertyuiop12",
+        "haiphong1234",
+        "admin1234567",
+        "matkhau12345",
+        "iloveyou1234",
+        "abc123456789",
+        "password123!",
+        "changeme1234",
+    }
+)
 
 
 def password_problems(password: str, username: str = "") -> list[str]:

@@ -20,19 +20,32 @@ from typing import Any, Final
 
 from ioc.domain.observation import parse_time
 
-_AIR: Final = {"pm25": ("pm25", "ug/m3"), "pm10": ("pm10", "ug/m3"), "no2": ("no2", "ug/m3"),
-               "so2": ("so2", "ug/m3"), "co": ("co", "ug/m3"), "o3": ("o3", "ug/m3")}
-_WEATHER: Final = {"temperature": ("temperature", "degC"),
-                   "relativeHumidity": ("humidity", "ratio"),
-                   "atmosphericPressure": ("pressure", "hPa"),
-                   "precipitation": ("rainfall", "mm"),
-                   "windSpeed": ("wind_speed", "m/s")}
+_AIR: Final = {
+    "pm25": ("pm25", "ug/m3"),
+    "pm10": ("pm10", "ug/m3"),
+    "no2": ("no2", "ug/m3"),
+    "so2": ("so2", "ug/m3"),
+    "co": ("co", "ug/m3"),
+    "o3": ("o3", "ug/m3"),
+}
+_WEATHER: Final = {
+    "temperature": ("temperature", "degC"),
+    "relativeHumidity": ("humidity", "ratio"),
+    "atmosphericPressure": ("pressure", "hPa"),
+    "precipitation": ("rainfall", "mm"),
+    "windSpeed": ("wind_speed", "m/s"),
+}
 MAPPINGS: Final[dict[str, dict[str, tuple[str, str]]]] = {
-    "AirQualityObserved": {**_AIR, **{k: v for k, v in _WEATHER.items() if k != "atmosphericPressure"}},
+    "AirQualityObserved": {
+        **_AIR,
+        **{k: v for k, v in _WEATHER.items() if k != "atmosphericPressure"},
+    },
     "WeatherObserved": _WEATHER,
     "NoiseLevelObserved": {"LAeq": ("noise", "dBA")},
-    "TrafficFlowObserved": {"occupancy": ("traffic_occupancy", "ratio"),
-                            "averageVehicleSpeed": ("traffic_speed", "km/h")},
+    "TrafficFlowObserved": {
+        "occupancy": ("traffic_occupancy", "ratio"),
+        "averageVehicleSpeed": ("traffic_speed", "km/h"),
+    },
 }
 
 
@@ -64,7 +77,13 @@ def ngsi_to_native(entity: dict[str, Any]) -> list[dict[str, Any]]:
     if time is None:
         raise ValueError("entity has no dateObserved / dateObservedTo")
     out = [
-        {"sensor_id": sensor_id, "time": time, "quantity": quantity, "value": entity[attr], "unit": unit}
+        {
+            "sensor_id": sensor_id,
+            "time": time,
+            "quantity": quantity,
+            "value": entity[attr],
+            "unit": unit,
+        }
         for attr, (quantity, unit) in mapping.items()
         if attr in entity
     ]
@@ -86,5 +105,10 @@ def _traffic_rate(entity: dict[str, Any], sensor_id: str) -> dict[str, Any]:
         raise ValueError("dateObservedTo must be after dateObservedFrom")
     if isinstance(intensity, bool) or not isinstance(intensity, int | float):
         raise ValueError("intensity must be a number")
-    return {"sensor_id": sensor_id, "time": end, "quantity": "traffic_flow",
-            "value": intensity * 3600.0 / seconds, "unit": "veh/h"}
+    return {
+        "sensor_id": sensor_id,
+        "time": end,
+        "quantity": "traffic_flow",
+        "value": intensity * 3600.0 / seconds,
+        "unit": "veh/h",
+    }

@@ -16,6 +16,7 @@ FIWARE NGSI-LD key-values entities (``AirQualityObserved`` …) are accepted too
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import uuid
@@ -28,7 +29,9 @@ from ioc.domain.catalogue import Catalogue
 
 EVENT_NAMESPACE: Final = uuid.UUID("8f1d2a0e-5c7b-4c8e-9a51-3f0f6f3b1c11")
 QUALITIES: Final = frozenset({"good", "suspect", "estimated"})
-NATIVE_FIELDS: Final = frozenset({"sensor_id", "time", "quantity", "value", "unit", "quality", "event_id"})
+NATIVE_FIELDS: Final = frozenset(
+    {"sensor_id", "time", "quantity", "value", "unit", "quality", "event_id"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +67,12 @@ class Rejection:
     item: Any
 
     def as_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "reason": self.reason, "field": self.field,
-                "message": self.message}
+        return {
+            "index": self.index,
+            "reason": self.reason,
+            "field": self.field,
+            "message": self.message,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +94,21 @@ class PayloadError(ValueError):
         self.message = message
 
 
+_NAMESPACE_BYTES: Final = EVENT_NAMESPACE.bytes
+# RFC 4122 variant and version-5 bits, as uuid.UUID(bytes=..., version=5) sets them.
+_V5_CLEAR: Final = ~((0xC000 << 48) | (0xF000 << 64))
+_V5_SET: Final = (0x8000 << 48) | (5 << 76)
+
+
 def event_id_for(sensor_id: str, quantity: str, time: datetime) -> uuid.UUID:
-    """Deterministic id for items sent without one, so a resend is still a duplicate."""
-    return uuid.uuid5(EVENT_NAMESPACE, f"{sensor_id}|{quantity}|{time.astimezone(UTC).isoformat()}")
+    """Deterministic id for items sent without one, so a resend is still a duplicate.
+
+    Exactly ``uuid.uuid5(EVENT_NAMESPACE, "sensor|quantity|iso-time")``, spelled out because it
+    runs for every reading and ``uuid5`` re-imports hashlib and re-encodes the namespace per call.
+    """
+    name = f"{sensor_id}|{quantity}|{time.astimezone(UTC).isoformat()}".encode()
+    digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
+    return uuid.UUID(int=int.from_bytes(digest[:16], "big") & _V5_CLEAR | _V5_SET)
 
 
 def parse_time(raw: Any) -> datetime:
@@ -114,6 +133,8 @@ def decode_items(payload: bytes | str) -> list[Any]:
         doc = json.loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError("malformed_json", f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # e.g. "[[[[…" nested deeper than the interpreter allows
+        raise PayloadError("malformed_json", "body is nested too deeply") from exc
     if isinstance(doc, list):
         return doc
     if isinstance(doc, dict):
@@ -152,18 +173,28 @@ def validate_item(index: int, item: Any, ctx: ValidationContext) -> Observation 
     raw_value = item.get("value")
     if isinstance(raw_value, bool) or not isinstance(raw_value, int | float):
         return reject("invalid_schema", "value", "value must be a number")
-    if not math.isfinite(raw_value):
+    try:
+        finite = math.isfinite(raw_value)
+    except OverflowError:  # a JSON integer with hundreds of digits
+        finite = False
+    if not finite:
         return reject("out_of_range", "value", "value must be finite")
     unit = item.get("unit")
     if unit is not None and not isinstance(unit, str):
         return reject("invalid_schema", "unit", "unit must be a string")
     value = quantity.to_canonical(float(raw_value), unit)
     if value is None:
-        return reject("unit_mismatch", "unit",
-                      f"unit {unit!r} is not accepted for {qkey}; use one of {sorted(quantity.units)}")
+        return reject(
+            "unit_mismatch",
+            "unit",
+            f"unit {unit!r} is not accepted for {qkey}; use one of {sorted(quantity.units)}",
+        )
     if not quantity.min <= value <= quantity.max:
-        return reject("out_of_range", "value",
-                      f"{value:g} {quantity.unit} is outside [{quantity.min:g}, {quantity.max:g}] for {qkey}")
+        return reject(
+            "out_of_range",
+            "value",
+            f"{value:g} {quantity.unit} is outside [{quantity.min:g}, {quantity.max:g}] for {qkey}",
+        )
     try:
         time = parse_time(item.get("time"))
     except (ValueError, OverflowError, OSError) as exc:
@@ -171,9 +202,11 @@ def validate_item(index: int, item: Any, ctx: ValidationContext) -> Observation 
     if time > ctx.now + ctx.max_clock_skew:
         return reject("clock_skew", "time", f"time {time.isoformat()} is in the future")
     if time < ctx.now - ctx.max_age:
-        return reject("too_old", "time", f"time {time.isoformat()} is older than the accepted window")
+        return reject(
+            "too_old", "time", f"time {time.isoformat()} is older than the accepted window"
+        )
     quality = item.get("quality", "good")
-    if quality not in QUALITIES:
+    if not isinstance(quality, str) or quality not in QUALITIES:
         return reject("invalid_schema", "quality", f"quality must be one of {sorted(QUALITIES)}")
     raw_id = item.get("event_id")
     if raw_id is None:
@@ -183,23 +216,29 @@ def validate_item(index: int, item: Any, ctx: ValidationContext) -> Observation 
             event_id = uuid.UUID(str(raw_id))
         except ValueError:
             return reject("invalid_schema", "event_id", "event_id must be a UUID")
-    return Observation(event_id, sensor_id, time, qkey, value, quantity.unit, quality,
-                       sensor.area_id)
+    return Observation(
+        event_id, sensor_id, time, qkey, value, quantity.unit, quality, sensor.area_id
+    )
 
 
-def validate_items(items: list[Any], ctx: ValidationContext) -> tuple[list[Observation], list[Rejection]]:
+def validate_items(
+    items: list[Any], ctx: ValidationContext
+) -> tuple[list[Observation], list[Rejection]]:
     """Judge a list of items; NGSI-LD entities are expanded first. Never raises per item."""
     from ioc.domain.ngsi import is_ngsi, ngsi_to_native
 
     if len(items) > ctx.max_items:
-        raise PayloadError("too_many_items", f"{len(items)} items; at most {ctx.max_items} per batch")
+        raise PayloadError(
+            "too_many_items", f"{len(items)} items; at most {ctx.max_items} per batch"
+        )
     good: list[Observation] = []
     bad: list[Rejection] = []
     for index, item in enumerate(items):
         if is_ngsi(item):
             try:
                 natives = ngsi_to_native(item)
-            except ValueError as exc:
+            except (ValueError, TypeError, OverflowError, OSError) as exc:
+                # OverflowError/OSError: absurd epoch times or intensities in the entity.
                 bad.append(Rejection(index, "invalid_schema", None, str(exc), item))
                 continue
         else:
@@ -213,6 +252,8 @@ def validate_items(items: list[Any], ctx: ValidationContext) -> tuple[list[Obser
     return good, bad
 
 
-def parse_payload(payload: bytes | str, ctx: ValidationContext) -> tuple[list[Observation], list[Rejection]]:
+def parse_payload(
+    payload: bytes | str, ctx: ValidationContext
+) -> tuple[list[Observation], list[Rejection]]:
     """Decode and judge a whole payload. Raises :class:`PayloadError` only for the envelope."""
     return validate_items(decode_items(payload), ctx)

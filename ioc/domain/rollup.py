@@ -44,8 +44,12 @@ class Agg:
         self.max = max(self.max, value)
 
     def merge(self, other: Agg) -> Agg:
-        return Agg(self.count + other.count, self.sum + other.sum,
-                   min(self.min, other.min), max(self.max, other.max))
+        return Agg(
+            self.count + other.count,
+            self.sum + other.sum,
+            min(self.min, other.min),
+            max(self.max, other.max),
+        )
 
 
 def bucket_start(time: datetime, width: timedelta) -> datetime:

@@ -60,8 +60,15 @@ def format_line(c: Counters, elapsed_s: float, via: str) -> str:
 class Progress:
     """Shows :class:`Counters` every ``tty_every_s`` on a TTY, else every ``log_every_s``."""
 
-    def __init__(self, via: str, *, enabled: bool = True, stream: TextIO | None = None,
-                 tty_every_s: float = 0.25, log_every_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        via: str,
+        *,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        tty_every_s: float = 0.25,
+        log_every_s: float = 10.0,
+    ) -> None:
         self.via = via
         self.counters = Counters()
         self._stream = stream or sys.stderr

@@ -31,10 +31,20 @@ I94_TZ: Final[tzinfo] = ZoneInfo("America/Chicago")
 FREMONT_TZ: Final[tzinfo] = ZoneInfo("America/Los_Angeles")
 UG_M3: Final = "ug/m3"
 _FREMONT_TOTAL: Final = "Fremont Bridge Sidewalks, south of N 34th St Total"
-_BEIJING_AIR: Final = (("PM2.5", "pm25"), ("PM10", "pm10"), ("SO2", "so2"), ("NO2", "no2"),
-                       ("CO", "co"), ("O3", "o3"))
-_BEIJING_WEATHER: Final = (("TEMP", "temperature", "degC"), ("PRES", "pressure", "hPa"),
-                           ("RAIN", "rainfall", "mm"), ("WSPM", "wind_speed", "m/s"))
+_BEIJING_AIR: Final = (
+    ("PM2.5", "pm25"),
+    ("PM10", "pm10"),
+    ("SO2", "so2"),
+    ("NO2", "no2"),
+    ("CO", "co"),
+    ("O3", "o3"),
+)
+_BEIJING_WEATHER: Final = (
+    ("TEMP", "temperature", "degC"),
+    ("PRES", "pressure", "hPa"),
+    ("RAIN", "rainfall", "mm"),
+    ("WSPM", "wind_speed", "m/s"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +82,9 @@ def relative_humidity(temp_c: float, dew_point_c: float) -> float:
     return round(min(100.0, max(0.0, rh)), 1)
 
 
-def _clock12(year: str, month: str, day: str, hour: str, minute: str, half: str,
-             tz: tzinfo) -> datetime:
+def _clock12(
+    year: str, month: str, day: str, hour: str, minute: str, half: str, tz: tzinfo
+) -> datetime:
     """A 12-hour-clock local time → UTC (5x faster than ``strptime``, which dominated)."""
     if half not in ("AM", "PM") or not 1 <= int(hour) <= 12:
         raise ValueError(f"not a 12-hour time: {hour}:{minute} {half}")

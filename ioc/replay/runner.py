@@ -37,9 +37,14 @@ class Due:
     def item(self) -> Item:
         """The native observation sent to the centre."""
         r = self.record
-        item: Item = {"sensor_id": r.sensor_id, "time": self.event_time.isoformat(),
-                      "quantity": r.quantity, "value": r.value, "unit": r.unit,
-                      "event_id": str(r.event_id)}
+        item: Item = {
+            "sensor_id": r.sensor_id,
+            "time": self.event_time.isoformat(),
+            "quantity": r.quantity,
+            "value": r.value,
+            "unit": r.unit,
+            "event_id": str(r.event_id),
+        }
         if r.quality != "good":
             item["quality"] = r.quality
         return item
@@ -51,15 +56,20 @@ def open_feeds(feeds: Sequence[SensorFeed], data_dir: Path) -> list[FeedReader]:
     for feed in feeds:
         reader = FeedReader(feed, data_dir)
         if reader.first() is None:
-            logger.warning("feed %s (%s) has no usable readings; skipped",
-                           feed.sensor_id, feed.source)
+            logger.warning(
+                "feed %s (%s) has no usable readings; skipped", feed.sensor_id, feed.source
+            )
         else:
             readers.append(reader)
     return readers
 
 
-def make_schedule(feeds: Sequence[FeedReader], mode: TimeMode, speed: float,
-                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Schedule:
+def make_schedule(
+    feeds: Sequence[FeedReader],
+    mode: TimeMode,
+    speed: float,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Schedule:
     """The schedule of these feeds, starting at ``clock()`` (read after any file pass)."""
     if mode == "compressed":
         origins = {f.feed.sensor_id: f.first() for f in feeds}
@@ -75,16 +85,26 @@ def due_stream(feeds: Sequence[FeedReader], schedule: Schedule) -> Iterator[Due]
     def one(feed: FeedReader) -> Iterator[Due]:
         key = feed.feed.sensor_id
         for rec in feed.records():
-            yield Due(schedule.send_offset(key, rec.data_time),
-                      schedule.event_time(key, rec.data_time), rec)
+            yield Due(
+                schedule.send_offset(key, rec.data_time),
+                schedule.event_time(key, rec.data_time),
+                rec,
+            )
 
     return heapq.merge(*(one(f) for f in feeds), key=lambda d: (d.offset, d.event_time))
 
 
-async def replay(stream: Iterator[Due], sink: Sink, progress: Progress, *,
-                 limit: int | None = None, batch_window_s: float = 0.25,
-                 max_batch: int = 5000, not_before: datetime | None = None,
-                 speed: float | None = None) -> Counters:
+async def replay(
+    stream: Iterator[Due],
+    sink: Sink,
+    progress: Progress,
+    *,
+    limit: int | None = None,
+    batch_window_s: float = 0.25,
+    max_batch: int = 5000,
+    not_before: datetime | None = None,
+    speed: float | None = None,
+) -> Counters:
     """Send ``stream`` through ``sink`` on schedule; stop after ``limit`` readings.
 
     ``not_before``: readings whose event time is older are skipped (the centre would refuse

@@ -62,16 +62,20 @@ class Schedule:
     shifts: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
-    def compressed(cls, start: datetime, speed: float,
-                   origins: Mapping[str, datetime]) -> Schedule:
+    def compressed(cls, start: datetime, speed: float, origins: Mapping[str, datetime]) -> Schedule:
         """``origins``: first data time of each feed (key = sensor id)."""
         if speed <= 0:
             raise ValueError("speed must be positive")
         return cls("compressed", start, speed, dict(origins))
 
     @classmethod
-    def original_shifted(cls, start: datetime, newest: Mapping[str, datetime],
-                         now: datetime, margin: timedelta = timedelta(hours=1)) -> Schedule:
+    def original_shifted(
+        cls,
+        start: datetime,
+        newest: Mapping[str, datetime],
+        now: datetime,
+        margin: timedelta = timedelta(hours=1),
+    ) -> Schedule:
         """``newest``: last data time of each feed; ``margin`` keeps it clearly in the past."""
         shifts = {key: years_to_past(last, now - margin) for key, last in newest.items()}
         return cls("original-shifted", start, shifts=shifts)

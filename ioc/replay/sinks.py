@@ -98,12 +98,18 @@ class HttpSink:
 
     name = "http"
 
-    def __init__(self, base_url: str, api_key: str, *, give_up_after_s: float = 120.0,
-                 timeout_s: float = 30.0, max_body_bytes: int = 1_048_576,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        give_up_after_s: float = 120.0,
+        timeout_s: float = 30.0,
+        max_body_bytes: int = 1_048_576,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.url = base_url.rstrip("/") + "/api/v1/observations"
-        self._headers = {"Authorization": f"Bearer {api_key}",
-                         "Content-Type": "application/json"}
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
         self._give_up_after_s = give_up_after_s
         self._timeout_s = timeout_s
         self._max_body = max_body_bytes
@@ -119,8 +125,11 @@ class HttpSink:
         if len(body) > self._max_body and len(items) > 1:
             half = len(items) // 2
             first, second = await self.send(items[:half]), await self.send(items[half:])
-            return Outcome(first.sent + second.sent, first.rejected + second.rejected,
-                           first.reasons + second.reasons)
+            return Outcome(
+                first.sent + second.sent,
+                first.rejected + second.rejected,
+                first.reasons + second.reasons,
+            )
         return await self._post(body, len(items))
 
     async def _post(self, body: bytes, size: int) -> Outcome:
@@ -136,8 +145,10 @@ class HttpSink:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
                 if resp.status_code in (401, 403):
-                    raise SinkError(f"{self.url} refused the API key (HTTP {resp.status_code}); "
-                                    "create one with `ioc apikeys create NAME --role ingest`")
+                    raise SinkError(
+                        f"{self.url} refused the API key (HTTP {resp.status_code}); "
+                        "create one with `ioc apikeys create NAME --role ingest`"
+                    )
                 if resp.status_code < 500:
                     try:
                         doc = resp.json()
@@ -145,13 +156,19 @@ class HttpSink:
                         doc = None
                     rejected, reasons = count_rejections(resp.status_code, doc, size)
                     if resp.status_code >= 400:
-                        logger.debug("batch of %d refused: HTTP %d %s", size,
-                                     resp.status_code, resp.text[:300])
+                        logger.debug(
+                            "batch of %d refused: HTTP %d %s",
+                            size,
+                            resp.status_code,
+                            resp.text[:300],
+                        )
                     return Outcome(size, rejected, reasons)
                 problem = f"HTTP {resp.status_code}"
             if loop.time() >= deadline:
-                raise SinkError(f"{self.url}: giving up after {self._give_up_after_s:.0f} s "
-                                f"of failures (last: {problem})")
+                raise SinkError(
+                    f"{self.url}: giving up after {self._give_up_after_s:.0f} s "
+                    f"of failures (last: {problem})"
+                )
             delay = next(delays)
             logger.warning("ingest failed (%s); retrying in %.1f s", problem, delay)
             await asyncio.sleep(delay)
@@ -171,8 +188,10 @@ def mqtt_client_args(url: str) -> dict[str, Any]:
     if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
         raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme!r}")
     tls = parts.scheme in ("mqtts", "ssl")
-    args: dict[str, Any] = {"hostname": parts.hostname or "127.0.0.1",
-                            "port": parts.port or (8883 if tls else 1883)}
+    args: dict[str, Any] = {
+        "hostname": parts.hostname or "127.0.0.1",
+        "port": parts.port or (8883 if tls else 1883),
+    }
     if parts.username:
         args["username"] = parts.username
     if parts.password:
@@ -209,10 +228,12 @@ class MqttSink:
         import aiomqtt
 
         try:
-            await asyncio.gather(*(
-                self._client.publish(f"{self._root}/{sensor}", json.dumps(group), qos=1)
-                for sensor, group in _by_sensor(items).items()
-            ))
+            await asyncio.gather(
+                *(
+                    self._client.publish(f"{self._root}/{sensor}", json.dumps(group), qos=1)
+                    for sensor, group in _by_sensor(items).items()
+                )
+            )
         except aiomqtt.MqttError as exc:
             raise SinkError(f"MQTT publish failed: {exc}") from exc
         return Outcome(len(items))
@@ -251,9 +272,12 @@ class KafkaSink:
 
         try:
             futures = [
-                await self._producer.send(self._topic, json.dumps(group).encode(),
-                                          key=sensor.encode(),
-                                          headers=[("ioc-source", b"replay")])
+                await self._producer.send(
+                    self._topic,
+                    json.dumps(group).encode(),
+                    key=sensor.encode(),
+                    headers=[("ioc-source", b"replay")],
+                )
                 for sensor, group in _by_sensor(items).items()
             ]
             await asyncio.gather(*futures)

@@ -89,14 +89,18 @@ class Dataset:
 
 _BEIJING_FILE: Final = "environment/beijing_multisite_aq_4stations_2015-03_2017-02.csv"
 DATASETS: Final[Mapping[str, Dataset]] = {
-    "hanoi_us_embassy": Dataset("environment/hanoi_us_embassy_pm25_hourly_2016_2018.csv",
-                                parse_hanoi_row),
+    "hanoi_us_embassy": Dataset(
+        "environment/hanoi_us_embassy_pm25_hourly_2016_2018.csv", parse_hanoi_row
+    ),
     "beijing": Dataset(_BEIJING_FILE, parse_beijing_air_row, "station"),
     "beijing-weather": Dataset(_BEIJING_FILE, parse_beijing_weather_row, "station"),
     "i94": Dataset("traffic/metro_interstate_traffic_volume_i94.csv", parse_i94_row),
     # Three sorted runs (2012-2015, 2025, 2015-2025), not one.
-    "fremont": Dataset("traffic/seattle_fremont_bridge_bike_counts_hourly.csv", parse_fremont_row,
-                       time_ordered=False),
+    "fremont": Dataset(
+        "traffic/seattle_fremont_bridge_bike_counts_hourly.csv",
+        parse_fremont_row,
+        time_ordered=False,
+    ),
 }
 
 
@@ -108,11 +112,14 @@ def parse_source(sensor_id: str, source: str) -> SensorFeed | None:
     kind, _, station = source.partition(":")
     dataset = DATASETS.get(kind)
     if dataset is None:
-        raise ValueError(f"sensor {sensor_id}: unknown replay source {source!r}; "
-                         f"known: {sorted(DATASETS)}")
+        raise ValueError(
+            f"sensor {sensor_id}: unknown replay source {source!r}; known: {sorted(DATASETS)}"
+        )
     if (dataset.station_column is None) != (not station):
-        raise ValueError(f"sensor {sensor_id}: source {source!r} "
-                         + ("needs ':<station>'" if dataset.station_column else "takes no station"))
+        raise ValueError(
+            f"sensor {sensor_id}: source {source!r} "
+            + ("needs ':<station>'" if dataset.station_column else "takes no station")
+        )
     return SensorFeed(sensor_id, kind, station or None)
 
 
@@ -135,16 +142,19 @@ def select_feeds(feeds: list[SensorFeed], wanted: list[str] | None) -> list[Sens
     chosen = [f for f in feeds if {f.kind, f.source, f.sensor_id} & set(wanted)]
     unknown = set(wanted) - {n for f in feeds for n in (f.kind, f.source, f.sensor_id)}
     if unknown:
-        raise ValueError(f"unknown source(s) {sorted(unknown)}; known: "
-                         f"{sorted({f.kind for f in feeds} | {f.sensor_id for f in feeds})}")
+        raise ValueError(
+            f"unknown source(s) {sorted(unknown)}; known: "
+            f"{sorted({f.kind for f in feeds} | {f.sensor_id for f in feeds})}"
+        )
     return chosen
 
 
 Row = tuple[datetime, int, tuple[Sample, ...]]  # data time, data row number, samples
 
 
-def _csv_rows(path: Path, station_column: str | None,
-              station: str | None) -> Iterator[tuple[int, dict[str, str]]]:
+def _csv_rows(
+    path: Path, station_column: str | None, station: str | None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """(data row number, row) of a CSV file, other stations' rows skipped before parsing."""
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
@@ -187,9 +197,14 @@ def feed_rows(feed: SensorFeed, data_dir: Path) -> Iterator[Row]:
         last = row[0]
         yield row
     if any(stats.values()):
-        logger.info("%s (%s): dropped %d row(s) repeating an instant, %d going back in time, "
-                    "%d unreadable", feed.sensor_id, feed.source, stats["repeated"],
-                    stats["backwards"], stats["unreadable"])
+        logger.info(
+            "%s (%s): dropped %d row(s) repeating an instant, %d going back in time, %d unreadable",
+            feed.sensor_id,
+            feed.source,
+            stats["repeated"],
+            stats["backwards"],
+            stats["unreadable"],
+        )
 
 
 class FeedReader:

@@ -16,7 +16,10 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[tuple[Any, ...]]:
 async def open_pool(url: str, *, min_size: int = 1, max_size: int = 4) -> AsyncConnectionPool:
     """An async pool for long-running services; the caller closes it."""
     pool = AsyncConnectionPool(
-        url, min_size=min_size, max_size=max_size, open=False,
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
         kwargs={"application_name": "ioc", "autocommit": False},
     )
     await pool.open(wait=True, timeout=30)

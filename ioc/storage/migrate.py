@@ -104,7 +104,7 @@ def migrate(
     conn.execute("SELECT pg_advisory_lock(hashtext('ioc.migrate'))")
     try:
         done = {
-            int(v): str(c)
+            int(str(v)): str(c)
             for v, c in conn.execute("SELECT version, checksum FROM schema_migrations")
         }
         for mig in load_migrations():

@@ -64,9 +64,15 @@ def read_areas(path: Path) -> list[Area]:
         with path.open(encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
         return [
-            Area(r["id"], r["name"], r.get("name_vi") or None, r.get("kind") or "area",
-                 _float(r.get("lat"), f"{path}:{i + 2} lat"), _float(r.get("lon"), f"{path}:{i + 2} lon"),
-                 None)
+            Area(
+                r["id"],
+                r["name"],
+                r.get("name_vi") or None,
+                r.get("kind") or "area",
+                _float(r.get("lat"), f"{path}:{i + 2} lat"),
+                _float(r.get("lon"), f"{path}:{i + 2} lon"),
+                None,
+            )
             for i, r in enumerate(rows)
         ]
     try:
@@ -84,9 +90,17 @@ def read_areas(path: Path) -> list[Area]:
         lat = props.get("label_lat", props.get("centroid_lat"))
         lon = props.get("label_lon", props.get("centroid_lon"))
         kind = str(props.get("type_en") or "area")
-        areas.append(Area(str(fid), str(name), props.get("name_vi"), kind,
-                          _float(lat, f"{path} feature {fid} lat"),
-                          _float(lon, f"{path} feature {fid} lon"), feat.get("geometry")))
+        areas.append(
+            Area(
+                str(fid),
+                str(name),
+                props.get("name_vi"),
+                kind,
+                _float(lat, f"{path} feature {fid} lat"),
+                _float(lon, f"{path} feature {fid} lon"),
+                feat.get("geometry"),
+            )
+        )
     return areas
 
 
@@ -100,8 +114,16 @@ def read_sensors(path: Path) -> list[Sensor]:
         where = f"{path}:{i + 2}"
         if not r.get("id") or not r.get("kind"):
             raise RegistryFileError(f"{where}: id and kind are required")
-        out.append(Sensor(r["id"], r["kind"], r.get("name") or r["id"], r.get("area_id") or None,
-                          _float(r.get("lat"), f"{where} lat"), _float(r.get("lon"), f"{where} lon")))
+        out.append(
+            Sensor(
+                r["id"],
+                r["kind"],
+                r.get("name") or r["id"],
+                r.get("area_id") or None,
+                _float(r.get("lat"), f"{where} lat"),
+                _float(r.get("lon"), f"{where} lon"),
+            )
+        )
     return out
 
 
@@ -120,8 +142,18 @@ def seed(conn: psycopg.Connection[Any], areas: list[Area], sensors: list[Sensor]
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET "
                 "name = EXCLUDED.name, name_vi = EXCLUDED.name_vi, kind = EXCLUDED.kind, "
                 "lat = EXCLUDED.lat, lon = EXCLUDED.lon, geometry = EXCLUDED.geometry, updated_at = now()",
-                [(a.id, a.name, a.name_vi, a.kind, a.lat, a.lon,
-                  Jsonb(a.geometry) if a.geometry is not None else None) for a in areas],
+                [
+                    (
+                        a.id,
+                        a.name,
+                        a.name_vi,
+                        a.kind,
+                        a.lat,
+                        a.lon,
+                        Jsonb(a.geometry) if a.geometry is not None else None,
+                    )
+                    for a in areas
+                ],
             )
             cur.executemany(
                 "INSERT INTO sensors (id, kind, name, area_id, lat, lon) VALUES (%s, %s, %s, %s, %s, %s) "

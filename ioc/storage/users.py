@@ -56,24 +56,39 @@ _KEY_COLS = "id, name, key_prefix, role, department, created_at, revoked_at, key
 
 
 def _user(row: tuple[Any, ...]) -> User:
-    return User(int(row[0]), str(row[1]), cast(Role, row[2]), row[3], bool(row[4]), row[5],
-                str(row[6]))
+    return User(
+        int(row[0]), str(row[1]), cast(Role, row[2]), row[3], bool(row[4]), row[5], str(row[6])
+    )
 
 
 def _key(row: tuple[Any, ...]) -> ApiKey:
-    return ApiKey(int(row[0]), str(row[1]), str(row[2]), cast(Role, row[3]), row[4], row[5],
-                  row[6], str(row[7]))
+    return ApiKey(
+        int(row[0]),
+        str(row[1]),
+        str(row[2]),
+        cast(Role, row[3]),
+        row[4],
+        row[5],
+        row[6],
+        str(row[7]),
+    )
 
 
 # --- CLI (synchronous) -----------------------------------------------------------------
+
 
 def count_users(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute("SELECT count(*) FROM users").fetchone()
     return int(row[0]) if row else 0
 
 
-def create_user(conn: psycopg.Connection[Any], username: str, password_hash: str, role: Role,
-                department: str | None = None) -> User:
+def create_user(
+    conn: psycopg.Connection[Any],
+    username: str,
+    password_hash: str,
+    role: Role,
+    department: str | None = None,
+) -> User:
     try:
         with conn.transaction():
             row = conn.execute(
@@ -98,8 +113,9 @@ def list_users(conn: psycopg.Connection[Any]) -> list[User]:
 def set_user_disabled(conn: psycopg.Connection[Any], username: str, disabled: bool = True) -> None:
     """Disable (or enable) a user; disabling also ends all of their sessions at once."""
     with conn.transaction():
-        cur = conn.execute("UPDATE users SET disabled = %s WHERE username = %s RETURNING id",
-                           (disabled, username))
+        cur = conn.execute(
+            "UPDATE users SET disabled = %s WHERE username = %s RETURNING id", (disabled, username)
+        )
         row = cur.fetchone()
         if row is None:
             raise UserError(f"no user {username!r}")
@@ -108,8 +124,14 @@ def set_user_disabled(conn: psycopg.Connection[Any], username: str, disabled: bo
     logger.info("user %s %s", username, "disabled" if disabled else "enabled")
 
 
-def create_api_key(conn: psycopg.Connection[Any], name: str, prefix: str, key_hash: str,
-                   role: Role, department: str | None = None) -> ApiKey:
+def create_api_key(
+    conn: psycopg.Connection[Any],
+    name: str,
+    prefix: str,
+    key_hash: str,
+    role: Role,
+    department: str | None = None,
+) -> ApiKey:
     try:
         with conn.transaction():
             row = conn.execute(
@@ -133,7 +155,9 @@ def revoke_api_key(conn: psycopg.Connection[Any], name: str) -> None:
     with conn.transaction():
         cur = conn.execute(
             "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE name = %s "
-            "RETURNING id", (name,))
+            "RETURNING id",
+            (name,),
+        )
         if cur.fetchone() is None:
             raise UserError(f"no API key {name!r}")
     logger.info("API key %s revoked", name)
@@ -141,41 +165,50 @@ def revoke_api_key(conn: psycopg.Connection[Any], name: str) -> None:
 
 # --- web server (async) ----------------------------------------------------------------
 
+
 async def aget_user(conn: psycopg.AsyncConnection[Any], username: str) -> User | None:
-    cur = await conn.execute(f"SELECT {_USER_COLS} FROM users WHERE username = %s",  # noqa: S608
-                             (username,))
+    cur = await conn.execute(
+        f"SELECT {_USER_COLS} FROM users WHERE username = %s",  # noqa: S608
+        (username,),
+    )
     row = await cur.fetchone()
     return None if row is None else _user(row)
 
 
-async def aset_password_hash(conn: psycopg.AsyncConnection[Any], user_id: int,
-                             password_hash: str) -> None:
-    await conn.execute("UPDATE users SET password_hash = %s WHERE id = %s",
-                       (password_hash, user_id))
+async def aset_password_hash(
+    conn: psycopg.AsyncConnection[Any], user_id: int, password_hash: str
+) -> None:
+    await conn.execute(
+        "UPDATE users SET password_hash = %s WHERE id = %s", (password_hash, user_id)
+    )
 
 
-async def acreate_session(conn: psycopg.AsyncConnection[Any], token_hash: str, user_id: int,
-                          ttl_s: int) -> datetime:
+async def acreate_session(
+    conn: psycopg.AsyncConnection[Any], token_hash: str, user_id: int, ttl_s: int
+) -> datetime:
     """Store a session; also sweeps expired ones (cheap with the expiry index)."""
     await conn.execute("DELETE FROM sessions WHERE expires_at < now()")
     cur = await conn.execute(
         "INSERT INTO sessions (token_hash, user_id, expires_at) "
         "VALUES (%s, %s, now() + make_interval(secs => %s)) RETURNING expires_at",
-        (token_hash, user_id, ttl_s))
+        (token_hash, user_id, ttl_s),
+    )
     row = await cur.fetchone()
     assert row is not None  # RETURNING always yields the row
     expires: datetime = row[0]
     return expires
 
 
-async def asession_user(conn: psycopg.AsyncConnection[Any],
-                        token_hash: str) -> tuple[User, datetime] | None:
+async def asession_user(
+    conn: psycopg.AsyncConnection[Any], token_hash: str
+) -> tuple[User, datetime] | None:
     """The user of a live session (not expired, user not disabled) and its expiry."""
     cols = ", ".join(f"u.{c.strip()}" for c in _USER_COLS.split(","))
     cur = await conn.execute(
         f"SELECT {cols}, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id "  # noqa: S608
         "WHERE s.token_hash = %s AND s.expires_at > now() AND NOT u.disabled",
-        (token_hash,))
+        (token_hash,),
+    )
     row = await cur.fetchone()
     if row is None:
         return None
@@ -190,6 +223,7 @@ async def aget_api_key(conn: psycopg.AsyncConnection[Any], prefix: str) -> ApiKe
     """An unrevoked key by its public prefix (the caller compares the hash)."""
     cur = await conn.execute(
         f"SELECT {_KEY_COLS} FROM api_keys WHERE key_prefix = %s AND revoked_at IS NULL",  # noqa: S608
-        (prefix,))
+        (prefix,),
+    )
     row = await cur.fetchone()
     return None if row is None else _key(row)

@@ -25,12 +25,25 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = Path("/tmp/ioc-live-page.png")
 TIMEOUT_MS = 30_000
-AIR = {"hp-aq-hongbang": ("303", 18.0), "hp-aq-ngoquyen": ("304", 38.0),
-       "hp-aq-lechan": ("305", 42.0), "hp-aq-haian": ("306", 66.0), "hp-aq-kienan": ("307", 95.0)}
+AIR = {
+    "hp-aq-hongbang": ("303", 18.0),
+    "hp-aq-ngoquyen": ("304", 38.0),
+    "hp-aq-lechan": ("305", 42.0),
+    "hp-aq-haian": ("306", 66.0),
+    "hp-aq-kienan": ("307", 95.0),
+}
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -41,21 +54,36 @@ def city(dashboard: Dashboard) -> dict[str, Any]:
     alert_id = uuid.uuid4()
     with psycopg.connect(dashboard.settings.database_url.get_secret_value()) as conn:
         for sensor, (area, value) in AIR.items():
-            conn.execute("INSERT INTO latest_readings VALUES (%s, 'pm25', %s, %s, 'ug/m3')",
-                         (sensor, NOW - timedelta(seconds=40), value))
+            conn.execute(
+                "INSERT INTO latest_readings VALUES (%s, 'pm25', %s, %s, 'ug/m3')",
+                (sensor, NOW - timedelta(seconds=40), value),
+            )
             for minute in range(45):
                 mean = value * (1 + 0.18 * math.sin(minute / 6 + int(area))) + minute * 0.2
-                conn.execute("INSERT INTO rollup_area_1m VALUES (%s, %s, 'pm25', 4, %s, %s, %s)",
-                             (NOW.replace(second=0) - timedelta(minutes=45 - minute), area,
-                              4 * mean, mean * 0.9, mean * 1.1))
-        for quantity, value, unit in (("temperature", 27.4, "degC"), ("humidity", 78.0, "%"),
-                                      ("wind_speed", 3.2, "m/s")):
-            conn.execute("INSERT INTO latest_readings VALUES ('hp-wx-ngoquyen', %s, %s, %s, %s)",
-                         (quantity, NOW - timedelta(seconds=50), value, unit))
+                conn.execute(
+                    "INSERT INTO rollup_area_1m VALUES (%s, %s, 'pm25', 4, %s, %s, %s)",
+                    (
+                        NOW.replace(second=0) - timedelta(minutes=45 - minute),
+                        area,
+                        4 * mean,
+                        mean * 0.9,
+                        mean * 1.1,
+                    ),
+                )
+        for quantity, value, unit in (
+            ("temperature", 27.4, "degC"),
+            ("humidity", 78.0, "%"),
+            ("wind_speed", 3.2, "m/s"),
+        ):
+            conn.execute(
+                "INSERT INTO latest_readings VALUES ('hp-wx-ngoquyen', %s, %s, %s, %s)",
+                (quantity, NOW - timedelta(seconds=50), value, unit),
+            )
         conn.execute(
             "INSERT INTO alerts VALUES (%s, 'hp-aq-kienan', 'pm25', 'bad', 3, 'active', %s, %s,"
             " NULL, 95.0, 101.0, 'PM2.5 bad at Kien An')",
-            (alert_id, NOW - timedelta(minutes=12), NOW - timedelta(minutes=2)))
+            (alert_id, NOW - timedelta(minutes=12), NOW - timedelta(minutes=2)),
+        )
     return {"alert_id": str(alert_id)}
 
 
@@ -70,10 +98,18 @@ def browser() -> Iterator[Browser]:
 
 
 def ingest(dashboard: Dashboard, key: str, value: float) -> None:
-    answer = httpx.post(dashboard.base_url + "/api/v1/observations", timeout=30,
-                        headers={"Authorization": f"Bearer {key}"},
-                        json={"sensor_id": "hp-aq-lechan", "quantity": "pm25", "value": value,
-                              "unit": "ug/m3", "time": datetime.now(UTC).isoformat()})
+    answer = httpx.post(
+        dashboard.base_url + "/api/v1/observations",
+        timeout=30,
+        headers={"Authorization": f"Bearer {key}"},
+        json={
+            "sensor_id": "hp-aq-lechan",
+            "quantity": "pm25",
+            "value": value,
+            "unit": "ug/m3",
+            "time": datetime.now(UTC).isoformat(),
+        },
+    )
     assert answer.status_code == 202, answer.text
 
 
@@ -93,7 +129,8 @@ def worker(dashboard: Dashboard, worker_factory: Callable[..., Any]) -> Any:
 
 
 def test_live_page_shows_snapshot_and_live_reading(
-        dashboard: Dashboard, city: dict[str, Any], browser: Browser, worker: Any) -> None:
+    dashboard: Dashboard, city: dict[str, Any], browser: Browser, worker: Any
+) -> None:
     name = f"operator-{secrets.token_hex(3)}"
     password = add_user(dashboard.settings, name, "operator")
     page = browser.new_page(viewport={"width": 1440, "height": 1000})
@@ -108,7 +145,8 @@ def test_live_page_shows_snapshot_and_live_reading(
     expect(lechan.locator(".value")).to_have_text("42,0")  # Vietnamese decimal comma
     expect(lechan).to_have_class(re.compile(r"\baqi-moderate\b"))
     expect(page.locator('[data-sensor="hp-aq-kienan"][data-quantity="pm25"]')).to_have_class(
-        re.compile(r"\baqi-bad\b"))
+        re.compile(r"\baqi-bad\b")
+    )
     expect(page.locator(f'[data-alert="{city["alert_id"]}"]')).to_be_visible()
     expect(page.locator("#chart .uplot")).to_be_visible()
     expect(page.locator("#chart .u-legend .u-series")).to_have_count(6)  # x + 5 areas
@@ -131,7 +169,8 @@ def test_live_page_shows_snapshot_and_live_reading(
 
 
 def test_police_sees_the_page_without_the_system_panel(
-        dashboard: Dashboard, city: dict[str, Any], browser: Browser) -> None:
+    dashboard: Dashboard, city: dict[str, Any], browser: Browser
+) -> None:
     name = f"police-{secrets.token_hex(3)}"
     password = add_user(dashboard.settings, name, "police")
     page = browser.new_page()

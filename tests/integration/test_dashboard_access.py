@@ -16,12 +16,13 @@ def anonymous(dashboard: Dashboard) -> httpx.Client:
     return httpx.Client(base_url=dashboard.base_url, timeout=30)
 
 
-def form_login(dashboard: Dashboard, name: str, password: str,
-               next_path: str = "/") -> httpx.Client:
-    client = httpx.Client(base_url=dashboard.base_url, headers={"Origin": dashboard.base_url},
-                          timeout=30)
-    answer = client.post("/login", data={"username": name, "password": password,
-                                         "next": next_path})
+def form_login(
+    dashboard: Dashboard, name: str, password: str, next_path: str = "/"
+) -> httpx.Client:
+    client = httpx.Client(
+        base_url=dashboard.base_url, headers={"Origin": dashboard.base_url}, timeout=30
+    )
+    answer = client.post("/login", data={"username": name, "password": password, "next": next_path})
     assert answer.status_code == 303, answer.text
     assert answer.headers["location"] == next_path
     cookie = answer.headers["set-cookie"].lower()
@@ -64,8 +65,9 @@ def test_department_users_may_not_watch_the_live_page(dashboard: Dashboard) -> N
 
 def test_machine_keys_are_not_people(dashboard: Dashboard) -> None:
     key = add_api_key(dashboard.settings, f"k-{secrets.token_hex(3)}", "ingest")
-    with httpx.Client(base_url=dashboard.base_url, timeout=30,
-                      headers={"Authorization": f"Bearer {key}"}) as client:
+    with httpx.Client(
+        base_url=dashboard.base_url, timeout=30, headers={"Authorization": f"Bearer {key}"}
+    ) as client:
         assert client.get("/api/v1/me").status_code == 403
         assert client.get("/", follow_redirects=False).status_code == 403
 
@@ -82,8 +84,12 @@ def test_health_details_only_for_operators_and_admins(dashboard: Dashboard) -> N
 
 def test_security_headers_everywhere(dashboard: Dashboard) -> None:
     with anonymous(dashboard) as client:
-        for path in ("/login", "/healthz", "/static/app/live.js",
-                     "/static/vendor/uPlot.iife.min.js"):
+        for path in (
+            "/login",
+            "/healthz",
+            "/static/app/live.js",
+            "/static/vendor/uPlot.iife.min.js",
+        ):
             answer = client.get(path)
             assert answer.status_code in (200, 503), path
             csp = answer.headers["content-security-policy"]
@@ -97,8 +103,12 @@ def test_security_headers_everywhere(dashboard: Dashboard) -> None:
 def test_cookie_writes_need_our_origin(dashboard: Dashboard, operator_client: httpx.Client) -> None:
     cookie = operator_client.cookies["ioc_session"]
     for headers in ({}, {"Origin": "http://evil.example"}, {"Referer": "http://evil.example/x"}):
-        bare = httpx.Client(base_url=dashboard.base_url, headers=headers, timeout=30,
-                            cookies={"ioc_session": cookie})
+        bare = httpx.Client(
+            base_url=dashboard.base_url,
+            headers=headers,
+            timeout=30,
+            cookies={"ioc_session": cookie},
+        )
         with bare:
             answer = bare.post("/logout", headers={"Accept": "application/json"})
         assert answer.status_code == 403, headers
@@ -106,8 +116,9 @@ def test_cookie_writes_need_our_origin(dashboard: Dashboard, operator_client: ht
     assert operator_client.get("/api/v1/me").status_code == 200  # still logged in
 
 
-def test_logout_ends_the_session(dashboard: Dashboard,
-                                 operator_credentials: tuple[str, str]) -> None:
+def test_logout_ends_the_session(
+    dashboard: Dashboard, operator_credentials: tuple[str, str]
+) -> None:
     client = login(dashboard.base_url, *operator_credentials)
     cookie = client.cookies["ioc_session"]
     answer = client.post("/logout", headers={"Accept": "application/json"})
@@ -123,28 +134,34 @@ def test_disabled_user_loses_access(dashboard: Dashboard) -> None:
     run_cli(dashboard.settings, "users", "disable", name)
     assert client.get("/api/v1/me").status_code == 401
     client.close()
-    answer = httpx.post(dashboard.base_url + "/login",
-                        json={"username": name, "password": password})
+    answer = httpx.post(
+        dashboard.base_url + "/login", json={"username": name, "password": password}
+    )
     assert answer.status_code == 401
 
 
 def test_open_redirects_are_refused(dashboard: Dashboard) -> None:
     name, password = user(dashboard, "police")
     for target in ("//evil.example/", "https://evil.example/"):
-        answer = httpx.post(dashboard.base_url + "/login", headers={"Origin": dashboard.base_url},
-                            data={"username": name, "password": password, "next": target})
+        answer = httpx.post(
+            dashboard.base_url + "/login",
+            headers={"Origin": dashboard.base_url},
+            data={"username": name, "password": password, "next": target},
+        )
         assert answer.status_code == 303 and answer.headers["location"] == "/"
 
 
 def test_wrong_passwords_are_refused_then_throttled(dashboard: Dashboard) -> None:
     name, password = user(dashboard, "operator")
     for _ in range(5):
-        answer = httpx.post(dashboard.base_url + "/login",
-                            json={"username": name, "password": "wrong-password-123"})
+        answer = httpx.post(
+            dashboard.base_url + "/login", json={"username": name, "password": "wrong-password-123"}
+        )
         assert answer.status_code == 401
         assert answer.json()["error"] == "invalid_credentials"
-    locked = httpx.post(dashboard.base_url + "/login",
-                        json={"username": name, "password": password})
+    locked = httpx.post(
+        dashboard.base_url + "/login", json={"username": name, "password": password}
+    )
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) > 0
     form = httpx.post(dashboard.base_url + "/login", data={"username": name, "password": password})

@@ -36,11 +36,13 @@ def test_without_workers_it_is_degraded_503(operator_client: httpx.Client) -> No
 
 
 async def test_heartbeat_makes_it_ok_and_lag_is_reported(
-        dashboard: Dashboard, operator_client: httpx.Client, ingest_api_key: str) -> None:
+    dashboard: Dashboard, operator_client: httpx.Client, ingest_api_key: str
+) -> None:
     raw = dashboard.topic("observations.raw")
     group = dashboard.settings.streams_app_id
-    committer = AIOKafkaConsumer(bootstrap_servers=dashboard.kafka_bootstrap, group_id=group,
-                                 enable_auto_commit=False)
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=dashboard.kafka_bootstrap, group_id=group, enable_auto_commit=False
+    )
     producer = AIOKafkaProducer(bootstrap_servers=dashboard.kafka_bootstrap)
     await committer.start()
     await producer.start()
@@ -51,16 +53,27 @@ async def test_heartbeat_makes_it_ok_and_lag_is_reported(
         ends = await committer.end_offsets(tps)
         await committer.commit({tp: ends[tp] for tp in tps})  # "the worker is up to date"
         accepted = await asyncio.to_thread(
-            httpx.post, dashboard.base_url + "/api/v1/observations",
-            json={"sensor_id": "hp-aq-haian", "quantity": "pm25", "value": 9.0,
-                  "time": datetime.now(UTC).isoformat()},
-            headers={"Authorization": f"Bearer {ingest_api_key}"})
+            httpx.post,
+            dashboard.base_url + "/api/v1/observations",
+            json={
+                "sensor_id": "hp-aq-haian",
+                "quantity": "pm25",
+                "value": 9.0,
+                "time": datetime.now(UTC).isoformat(),
+            },
+            headers={"Authorization": f"Bearer {ingest_api_key}"},
+        )
         assert accepted.status_code == 202  # one message the "worker" has not consumed
 
         deadline = time.monotonic() + DEADLINE_S
         while True:
-            beat = {"type": "heartbeat", "worker": "test-host:42",
-                    "time": datetime.now(UTC).isoformat(), "processed": 7, "lag": 1}
+            beat = {
+                "type": "heartbeat",
+                "worker": "test-host:42",
+                "time": datetime.now(UTC).isoformat(),
+                "processed": 7,
+                "lag": 1,
+            }
             await producer.send_and_wait(dashboard.topic("dashboard"), json.dumps(beat).encode())
             status, body = await asyncio.to_thread(health, operator_client)
             if status == 200 or time.monotonic() > deadline:

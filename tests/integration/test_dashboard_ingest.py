@@ -21,15 +21,27 @@ DEADLINE_S = 30.0
 
 
 def item(value: float = 35.2, **over: Any) -> dict[str, Any]:
-    doc = {"sensor_id": "hp-aq-lechan", "quantity": "pm25", "value": value, "unit": "ug/m3",
-           "time": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
-           "event_id": str(uuid.uuid4())}
+    doc = {
+        "sensor_id": "hp-aq-lechan",
+        "quantity": "pm25",
+        "value": value,
+        "unit": "ug/m3",
+        "time": (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),
+        "event_id": str(uuid.uuid4()),
+    }
     doc.update(over)
     return doc
 
 
-def post(dashboard: Dashboard, key: str | None, body: Any = None, *, content: bytes | None = None,
-         content_type: str = "application/json", **headers: str) -> httpx.Response:
+def post(
+    dashboard: Dashboard,
+    key: str | None,
+    body: Any = None,
+    *,
+    content: bytes | None = None,
+    content_type: str = "application/json",
+    **headers: str,
+) -> httpx.Response:
     hdrs = {"Content-Type": content_type, **headers}
     if key is not None:
         hdrs["Authorization"] = f"Bearer {key}"
@@ -51,6 +63,7 @@ class RawTopic:
                     for record in records:
                         if needle in record.value:
                             return record
+
         return await asyncio.wait_for(loop(), DEADLINE_S)
 
 
@@ -74,7 +87,8 @@ async def raw_topic(dashboard: Dashboard) -> AsyncIterator[RawTopic]:
 
 
 async def test_valid_batch_is_acknowledged_after_it_reached_the_raw_topic(
-        dashboard: Dashboard, ingest_api_key: str, raw_topic: RawTopic) -> None:
+    dashboard: Dashboard, ingest_api_key: str, raw_topic: RawTopic
+) -> None:
     batch = {"observations": [item(12.5), item(13.5, sensor_id="hp-aq-kienan")]}
     answer = await asyncio.to_thread(post, dashboard, ingest_api_key, batch)
     assert answer.status_code == 202, answer.text
@@ -85,25 +99,37 @@ async def test_valid_batch_is_acknowledged_after_it_reached_the_raw_topic(
 
 
 async def test_partial_batch_is_202_with_reasons_and_forwarded_whole(
-        dashboard: Dashboard, ingest_api_key: str, raw_topic: RawTopic) -> None:
+    dashboard: Dashboard, ingest_api_key: str, raw_topic: RawTopic
+) -> None:
     good = item(20.0)
-    batch = [good, item(sensor_id="hp-nope"), item(unit="kg"), item(value=-5.0),
-             item(time="2026-01-01T00:00:00"), "not an object"]
+    batch = [
+        good,
+        item(sensor_id="hp-nope"),
+        item(unit="kg"),
+        item(value=-5.0),
+        item(time="2026-01-01T00:00:00"),
+        "not an object",
+    ]
     answer = await asyncio.to_thread(post, dashboard, ingest_api_key, batch)
     assert answer.status_code == 202, answer.text
     body = answer.json()
     assert body["accepted"] == 1
     reasons = {r["index"]: (r["reason"], r["field"]) for r in body["rejected"]}
-    assert reasons == {1: ("unknown_sensor", "sensor_id"), 2: ("unit_mismatch", "unit"),
-                       3: ("out_of_range", "value"), 4: ("bad_timestamp", "time"),
-                       5: ("invalid_schema", None)}
+    assert reasons == {
+        1: ("unknown_sensor", "sensor_id"),
+        2: ("unit_mismatch", "unit"),
+        3: ("out_of_range", "value"),
+        4: ("bad_timestamp", "time"),
+        5: ("invalid_schema", None),
+    }
     assert all(r["message"] for r in body["rejected"])
     record = await raw_topic.next_matching(good["event_id"].encode())
     assert len(json.loads(record.value)) == 6  # the invalid items go on for dead-lettering
 
 
 async def test_nothing_valid_is_422_and_still_forwarded(
-        dashboard: Dashboard, ingest_api_key: str, raw_topic: RawTopic) -> None:
+    dashboard: Dashboard, ingest_api_key: str, raw_topic: RawTopic
+) -> None:
     bad = item(quantity="radiation")
     answer = await asyncio.to_thread(post, dashboard, ingest_api_key, [bad])
     assert answer.status_code == 422
@@ -129,7 +155,8 @@ def test_wrong_content_type_is_415(dashboard: Dashboard, ingest_api_key: str) ->
 
 
 def test_body_over_the_limit_is_413_even_without_content_length(
-        dashboard: Dashboard, ingest_api_key: str) -> None:
+    dashboard: Dashboard, ingest_api_key: str
+) -> None:
     limit = dashboard.settings.max_body_bytes
     big = json.dumps([item()] * (limit // 150 + 10)).encode()
     assert len(big) > limit
@@ -139,11 +166,14 @@ def test_body_over_the_limit_is_413_even_without_content_length(
 
     def chunks() -> Any:  # chunked upload: no Content-Length to trust
         for start in range(0, len(big), 65536):
-            yield big[start:start + 65536]
+            yield big[start : start + 65536]
 
-    streamed = httpx.post(dashboard.base_url + URL, content=chunks(), timeout=30,
-                          headers={"Content-Type": "application/json",
-                                   "Authorization": f"Bearer {ingest_api_key}"})
+    streamed = httpx.post(
+        dashboard.base_url + URL,
+        content=chunks(),
+        timeout=30,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {ingest_api_key}"},
+    )
     assert streamed.status_code == 413
     assert streamed.json()["error"] == "body_too_large"
 
@@ -156,8 +186,12 @@ def test_too_many_items_is_413(dashboard: Dashboard, ingest_api_key: str) -> Non
 
 
 def test_missing_or_bad_credentials_are_401(dashboard: Dashboard, ingest_api_key: str) -> None:
-    for key, extra in ((None, {}), ("ioc_000000000000_forged", {}), (ingest_api_key + "x", {}),
-                       ("not-a-key", {})):
+    for key, extra in (
+        (None, {}),
+        ("ioc_000000000000_forged", {}),
+        (ingest_api_key + "x", {}),
+        ("not-a-key", {}),
+    ):
         answer = post(dashboard, key, [item()], **extra)
         assert answer.status_code == 401, key
         assert answer.json()["error"] == "unauthorized"
@@ -183,8 +217,9 @@ def test_roles_other_than_ingest_and_admin_are_403(dashboard: Dashboard) -> None
     assert answer.json()["error"] == "forbidden"
     admin_key = add_api_key(dashboard.settings, "admin-tool", "admin")
     assert post(dashboard, admin_key, [item()]).status_code == 202
-    operator = login(dashboard.base_url, "op-ingest",
-                     add_user(dashboard.settings, "op-ingest", "operator"))
+    operator = login(
+        dashboard.base_url, "op-ingest", add_user(dashboard.settings, "op-ingest", "operator")
+    )
     try:
         answer = operator.post(URL, json=[item()])
     finally:

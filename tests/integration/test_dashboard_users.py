@@ -18,10 +18,14 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def settings(services: object, dashboard_db: str,
-             tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(home=tmp_path_factory.mktemp("users-home"), database_url=dashboard_db,
-                    kafka_bootstrap_servers=services.kafka_bootstrap_servers)  # type: ignore[attr-defined]
+def settings(
+    services: object, dashboard_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return Settings(
+        home=tmp_path_factory.mktemp("users-home"),
+        database_url=dashboard_db,
+        kafka_bootstrap_servers=services.kafka_bootstrap_servers,
+    )  # type: ignore[attr-defined]
 
 
 def test_first_admin_is_created_once_with_a_printed_password(dashboard_db: str) -> None:
@@ -44,8 +48,9 @@ def test_first_admin_with_a_chosen_password_prints_nothing(dashboard_db: str) ->
         assert verify_password(admin.password_hash, "a long chosen passphrase")
 
 
-def test_users_add_generates_a_password_and_stores_only_its_hash(settings: Settings,
-                                                                 dashboard_db: str) -> None:
+def test_users_add_generates_a_password_and_stores_only_its_hash(
+    settings: Settings, dashboard_db: str
+) -> None:
     out = run_cli(settings, "users", "add", "lan", "--role", "operator")
     password = out.split("password (shown once): ")[1].strip()
     with psycopg.connect(dashboard_db) as conn:
@@ -53,32 +58,57 @@ def test_users_add_generates_a_password_and_stores_only_its_hash(settings: Setti
         assert lan.password_hash.startswith("$argon2id$") and password not in lan.password_hash
         assert verify_password(lan.password_hash, password)
     listed = json.loads(run_cli(settings, "users", "list", "--json"))
-    assert {"username": "lan", "role": "operator", "department": None,
-            "disabled": False}.items() <= next(u for u in listed if u["username"] == "lan").items()
+    assert {
+        "username": "lan",
+        "role": "operator",
+        "department": None,
+        "disabled": False,
+    }.items() <= next(u for u in listed if u["username"] == "lan").items()
     assert "password" not in json.dumps(listed)
     run_cli(settings, "users", "disable", "lan")
     listed = json.loads(run_cli(settings, "users", "list", "--json"))
     assert next(u for u in listed if u["username"] == "lan")["disabled"] is True
 
 
-@pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["users", "add", "tuan", "--role", "department"], None, "needs --department"),
-    (["users", "add", "tuan", "--role", "police", "--department", "x"], None, "only for"),
-    (["users", "add", "tuan", "--role", "police", "--password-stdin"], "short\n", "refused"),
-    (["users", "add", "admin", "--role", "police"], None, "already exists"),
-    (["users", "disable", "nobody"], None, "no user"),
-    (["apikeys", "revoke", "nothing"], None, "no API key"),
-])
-def test_cli_refuses_with_a_clear_message(settings: Settings, args: list[str], stdin: str | None,
-                                          message: str) -> None:
-    done = subprocess.run([*ioc_cli(), *args], env=settings_env(settings), input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (["users", "add", "tuan", "--role", "department"], None, "needs --department"),
+        (["users", "add", "tuan", "--role", "police", "--department", "x"], None, "only for"),
+        (["users", "add", "tuan", "--role", "police", "--password-stdin"], "short\n", "refused"),
+        (["users", "add", "admin", "--role", "police"], None, "already exists"),
+        (["users", "disable", "nobody"], None, "no user"),
+        (["apikeys", "revoke", "nothing"], None, "no API key"),
+    ],
+)
+def test_cli_refuses_with_a_clear_message(
+    settings: Settings, args: list[str], stdin: str | None, message: str
+) -> None:
+    done = subprocess.run(
+        [*ioc_cli(), *args],
+        env=settings_env(settings),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2 and message in done.stderr, done.stderr
 
 
 def test_department_user_needs_its_department(settings: Settings) -> None:
-    run_cli(settings, "users", "add", "tuan", "--role", "department", "--department",
-            "environment", "--password-stdin", stdin="river mouth at dawn 1\n")
+    run_cli(
+        settings,
+        "users",
+        "add",
+        "tuan",
+        "--role",
+        "department",
+        "--department",
+        "environment",
+        "--password-stdin",
+        stdin="river mouth at dawn 1\n",
+    )
     listed = json.loads(run_cli(settings, "users", "list", "--json"))
     assert next(u for u in listed if u["username"] == "tuan")["department"] == "environment"
 

@@ -30,14 +30,19 @@ def city_state(dashboard: Dashboard) -> dict[str, Any]:
     alert_id = uuid.uuid4()
     bucket = NOW.replace(second=0) - timedelta(minutes=2)
     with psycopg.connect(dashboard.settings.database_url.get_secret_value()) as conn:
-        conn.execute("INSERT INTO latest_readings VALUES "
-                     "('hp-aq-lechan', 'pm25', %s, 61.5, 'ug/m3')", (NOW,))
+        conn.execute(
+            "INSERT INTO latest_readings VALUES ('hp-aq-lechan', 'pm25', %s, 61.5, 'ug/m3')", (NOW,)
+        )
         for i in range(3):
-            conn.execute("INSERT INTO rollup_area_1m VALUES (%s, '305', 'pm25', 2, %s, 20, 40)",
-                         (bucket - timedelta(minutes=i), 60.0 + i))
+            conn.execute(
+                "INSERT INTO rollup_area_1m VALUES (%s, '305', 'pm25', 2, %s, 20, 40)",
+                (bucket - timedelta(minutes=i), 60.0 + i),
+            )
         conn.execute(
             "INSERT INTO alerts VALUES (%s, 'hp-aq-lechan', 'pm25', 'poor', 2, 'active', %s, %s,"
-            " NULL, 61.5, 61.5, 'PM2.5 poor at Le Chan')", (alert_id, NOW, NOW))
+            " NULL, 61.5, 61.5, 'PM2.5 poor at Le Chan')",
+            (alert_id, NOW, NOW),
+        )
     return {"alert_id": str(alert_id), "bucket": bucket}
 
 
@@ -57,8 +62,13 @@ async def open_ws(dashboard: Dashboard, role: str | None, **headers: str) -> Cli
     hdrs = {"Origin": dashboard.base_url, **headers}
     if role is not None:
         name = f"{role}-{uuid.uuid4().hex[:6]}"
-        password = await asyncio.to_thread(add_user, dashboard.settings, name, role,
-                                           "environment" if role == "department" else None)
+        password = await asyncio.to_thread(
+            add_user,
+            dashboard.settings,
+            name,
+            role,
+            "environment" if role == "department" else None,
+        )
         client = await asyncio.to_thread(login, dashboard.base_url, name, password)
         hdrs["Cookie"] = f"ioc_session={client.cookies['ioc_session']}"
         client.close()
@@ -67,11 +77,13 @@ async def open_ws(dashboard: Dashboard, role: str | None, **headers: str) -> Cli
 
 async def receive(ws: ClientConnection, kind: str | None = None) -> dict[str, Any]:
     """The next message (of ``kind``, skipping others)."""
+
     async def loop() -> dict[str, Any]:
         while True:
             doc: dict[str, Any] = json.loads(await ws.recv())
             if kind is None or doc["type"] == kind:
                 return doc
+
     return await asyncio.wait_for(loop(), DEADLINE_S)
 
 
@@ -82,13 +94,24 @@ async def close_code(ws: ClientConnection) -> int | None:
 
 
 def readings(value: float) -> dict[str, Any]:
-    return {"type": "readings", "items": [{
-        "sensor_id": "hp-aq-lechan", "area_id": "305", "quantity": "pm25",
-        "time": datetime.now(UTC).isoformat(), "value": value, "unit": "ug/m3"}]}
+    return {
+        "type": "readings",
+        "items": [
+            {
+                "sensor_id": "hp-aq-lechan",
+                "area_id": "305",
+                "quantity": "pm25",
+                "time": datetime.now(UTC).isoformat(),
+                "value": value,
+                "unit": "ug/m3",
+            }
+        ],
+    }
 
 
 async def test_operator_gets_snapshot_then_live_updates(
-        dashboard: Dashboard, city_state: dict[str, Any], producer: AIOKafkaProducer) -> None:
+    dashboard: Dashboard, city_state: dict[str, Any], producer: AIOKafkaProducer
+) -> None:
     async with await open_ws(dashboard, "operator") as ws:
         hello = await receive(ws)
         assert hello["type"] == "hello" and hello["channels"] == ["alerts", "sensors", "system"]
@@ -97,7 +120,8 @@ async def test_operator_gets_snapshot_then_live_updates(
         assert snap["type"] == "snapshot"
         assert snap["channels"] == ["alerts", "sensors", "system"]
         assert {"id": "305", "name": "Le Chan"}.items() <= next(
-            a for a in snap["areas"] if a["id"] == "305").items()
+            a for a in snap["areas"] if a["id"] == "305"
+        ).items()
         latest = [r for r in snap["latest"] if r["sensor_id"] == "hp-aq-lechan"]
         assert latest[0]["value"] == 61.5 and latest[0]["area_id"] == "305"
         assert latest[0]["area_name"] == "Le Chan" and latest[0]["area_name_vi"] == "Lê Chân"
@@ -128,7 +152,8 @@ async def test_reconnect_and_resync_get_a_fresh_snapshot(dashboard: Dashboard) -
 
 
 async def test_police_cannot_subscribe_to_system_and_gets_no_heartbeats(
-        dashboard: Dashboard, producer: AIOKafkaProducer) -> None:
+    dashboard: Dashboard, producer: AIOKafkaProducer
+) -> None:
     async with await open_ws(dashboard, "police") as ws:
         hello = await receive(ws, "hello")
         assert hello["channels"] == ["alerts", "sensors"]
@@ -137,9 +162,17 @@ async def test_police_cannot_subscribe_to_system_and_gets_no_heartbeats(
         assert snap["channels"] == ["sensors"] and "workers" not in snap
         refused = await receive(ws, "error")
         assert refused["error"] == "forbidden_channel" and "system" in refused["message"]
-        await publish(producer, dashboard, {"type": "heartbeat", "worker": "w:1",
-                                            "time": datetime.now(UTC).isoformat(),
-                                            "processed": 1, "lag": 0})
+        await publish(
+            producer,
+            dashboard,
+            {
+                "type": "heartbeat",
+                "worker": "w:1",
+                "time": datetime.now(UTC).isoformat(),
+                "processed": 1,
+                "lag": 0,
+            },
+        )
         marker = readings(12.0)
         await publish(producer, dashboard, marker)  # same partition: after the heartbeat
         assert await receive(ws) == marker
@@ -148,8 +181,12 @@ async def test_police_cannot_subscribe_to_system_and_gets_no_heartbeats(
 async def test_unknown_commands_are_refused(dashboard: Dashboard) -> None:
     async with await open_ws(dashboard, "operator") as ws:
         await receive(ws, "hello")
-        for bad in ('{"type": "shutdown"}', "not json", '["subscribe"]',
-                    '{"type": "subscribe", "channels": "sensors"}'):
+        for bad in (
+            '{"type": "shutdown"}',
+            "not json",
+            '["subscribe"]',
+            '{"type": "subscribe", "channels": "sensors"}',
+        ):
             await ws.send(bad)
             assert (await receive(ws, "error"))["error"] in ("unknown_command", "invalid_command")
         await ws.send(json.dumps({"type": "ping"}))

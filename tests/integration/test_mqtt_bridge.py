@@ -41,8 +41,9 @@ class Mosquitto:
         self.folder = folder
         self.port = free_port()
         self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                             "persistence false\n")
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        )
         self.log = folder / "mosquitto.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -52,8 +53,9 @@ class Mosquitto:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([str(MOSQUITTO), "-c", str(self.conf)],
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [str(MOSQUITTO), "-c", str(self.conf)], stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + 10
         while not tcp_probe("127.0.0.1", self.port):
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -78,11 +80,13 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 
 @pytest.fixture
 async def bridge_settings(services: Any, mosquitto: Mosquitto, tmp_path: Path) -> Settings:
-    settings = Settings(home=tmp_path / "home",
-                        kafka_bootstrap_servers=services.kafka_bootstrap_servers,
-                        topic_prefix=f"t{secrets.token_hex(4)}", mqtt_url=mosquitto.url)
-    await create_topics(services.kafka_bootstrap_servers,
-                        [settings.topic("observations.raw")], 1)
+    settings = Settings(
+        home=tmp_path / "home",
+        kafka_bootstrap_servers=services.kafka_bootstrap_servers,
+        topic_prefix=f"t{secrets.token_hex(4)}",
+        mqtt_url=mosquitto.url,
+    )
+    await create_topics(services.kafka_bootstrap_servers, [settings.topic("observations.raw")], 1)
     return settings
 
 
@@ -96,8 +100,13 @@ async def _wait(what: str, probe: Any, deadline_s: float = 20.0) -> None:
 
 @pytest.fixture
 async def bridge(bridge_settings: Settings) -> AsyncIterator[asyncio.Task[Any]]:
-    task = asyncio.create_task(run_bridge(bridge_settings, str(
-        bridge_settings.kafka_bootstrap_servers), str(bridge_settings.mqtt_url)))
+    task = asyncio.create_task(
+        run_bridge(
+            bridge_settings,
+            str(bridge_settings.kafka_bootstrap_servers),
+            str(bridge_settings.mqtt_url),
+        )
+    )
     await _wait("bridge subscription", ready_path(bridge_settings).exists)
     yield task
     task.cancel()
@@ -108,15 +117,24 @@ def _items(records: list[Any]) -> list[Any]:
     return [i for r in records for i in json.loads(r.value)]
 
 
-async def _consume(settings: Settings, count: int | None = None, *, items: int | None = None,
-                   deadline_s: float = 30.0, settle_s: float = 1.0) -> list[Any]:
+async def _consume(
+    settings: Settings,
+    count: int | None = None,
+    *,
+    items: int | None = None,
+    deadline_s: float = 30.0,
+    settle_s: float = 1.0,
+) -> list[Any]:
     """Records of the raw topic, once ``count`` records (or ``items`` items) are there.
 
     Then it reads on for ``settle_s`` so that an extra (duplicate) message would be seen.
     """
-    consumer = AIOKafkaConsumer(settings.topic("observations.raw"),
-                                bootstrap_servers=settings.kafka_bootstrap_servers,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        settings.topic("observations.raw"),
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     got: list[Any] = []
 
@@ -144,12 +162,21 @@ async def _publish(url_port: int, messages: list[tuple[str, bytes]]) -> None:
 
 
 async def test_forwards_payloads_unchanged_with_headers(
-        bridge: asyncio.Task[Any], bridge_settings: Settings, mosquitto: Mosquitto) -> None:
-    good = json.dumps({"sensor_id": "hp-aq-lechan", "quantity": "pm25", "value": 12.5,
-                       "unit": "ug/m3", "time": "2026-11-23T07:00:00+07:00"}).encode()
+    bridge: asyncio.Task[Any], bridge_settings: Settings, mosquitto: Mosquitto
+) -> None:
+    good = json.dumps(
+        {
+            "sensor_id": "hp-aq-lechan",
+            "quantity": "pm25",
+            "value": 12.5,
+            "unit": "ug/m3",
+            "time": "2026-11-23T07:00:00+07:00",
+        }
+    ).encode()
     malformed = b'{"sensor_id": "hp-aq-lechan", "value": '
-    await _publish(mosquitto.port, [("ioc/sensors/hp-aq-lechan", good),
-                                    ("ioc/sensors/broken", malformed)])
+    await _publish(
+        mosquitto.port, [("ioc/sensors/hp-aq-lechan", good), ("ioc/sensors/broken", malformed)]
+    )
     records = await _consume(bridge_settings, 2)
     by_value = {r.value: r for r in records}
     assert set(by_value) == {good, malformed}  # the malformed one is forwarded, not dropped
@@ -160,7 +187,8 @@ async def test_forwards_payloads_unchanged_with_headers(
 
 
 async def test_persistent_session_and_reconnect(
-        bridge_settings: Settings, mosquitto: Mosquitto) -> None:
+    bridge_settings: Settings, mosquitto: Mosquitto
+) -> None:
     """Messages published while the bridge is away arrive later; a broker restart is survived."""
     args = (bridge_settings, str(bridge_settings.kafka_bootstrap_servers), mosquitto.url)
     task = asyncio.create_task(run_bridge(*args))
@@ -185,16 +213,19 @@ async def test_persistent_session_and_reconnect(
 
 
 async def test_replay_through_mqtt_reaches_kafka(
-        bridge: asyncio.Task[Any], bridge_settings: Settings, mosquitto: Mosquitto) -> None:
-    feeds = select_feeds(feeds_from_registry(bridge_settings.sensors_file),
-                         ["hanoi_us_embassy", "i94"])
+    bridge: asyncio.Task[Any], bridge_settings: Settings, mosquitto: Mosquitto
+) -> None:
+    feeds = select_feeds(
+        feeds_from_registry(bridge_settings.sensors_file), ["hanoi_us_embassy", "i94"]
+    )
     readers = open_feeds(feeds, bridge_settings.shared_dir / "data")
     schedule = make_schedule(readers, "compressed", 3600 * 24 * 30)
     sink = MqttSink(mosquitto.url)
     await sink.start()
     try:
-        counters = await replay(due_stream(readers, schedule), sink,
-                                Progress("mqtt", enabled=False), limit=500)
+        counters = await replay(
+            due_stream(readers, schedule), sink, Progress("mqtt", enabled=False), limit=500
+        )
     finally:
         await sink.close()
     assert counters.sent == 500
@@ -206,7 +237,8 @@ async def test_replay_through_mqtt_reaches_kafka(
 
 
 async def test_not_acknowledged_until_kafka_has_it(
-        bridge_settings: Settings, mosquitto: Mosquitto) -> None:
+    bridge_settings: Settings, mosquitto: Mosquitto
+) -> None:
     """While Kafka refuses, the message stays unacknowledged; the next session gets it."""
     from aiokafka.errors import KafkaConnectionError
 
@@ -214,8 +246,13 @@ async def test_not_acknowledged_until_kafka_has_it(
 
     marker = ready_path(bridge_settings)
     marker.parent.mkdir(parents=True, exist_ok=True)
-    failing = Bridge(bridge_settings, str(bridge_settings.kafka_bootstrap_servers),
-                     mosquitto.url, on_ready=lambda: marker.write_text("1"), drain_s=0.2)
+    failing = Bridge(
+        bridge_settings,
+        str(bridge_settings.kafka_bootstrap_servers),
+        mosquitto.url,
+        on_ready=lambda: marker.write_text("1"),
+        drain_s=0.2,
+    )
     attempts = 0
 
     async def refuse(*args: Any, **kwargs: Any) -> Any:
@@ -233,8 +270,9 @@ async def test_not_acknowledged_until_kafka_has_it(
     assert failing.stats.forwarded == 0
 
     marker.unlink()
-    task = asyncio.create_task(run_bridge(bridge_settings, str(
-        bridge_settings.kafka_bootstrap_servers), mosquitto.url))
+    task = asyncio.create_task(
+        run_bridge(bridge_settings, str(bridge_settings.kafka_bootstrap_servers), mosquitto.url)
+    )
     try:
         records = await _consume(bridge_settings, 1)
         assert [r.value for r in records] == [b'{"outage": true}']

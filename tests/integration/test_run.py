@@ -53,8 +53,9 @@ class Output:
                     return m
             if self.proc.poll() is not None:
                 self._thread.join(timeout=5)
-                pytest.fail(f"ioc run exited ({self.proc.returncode}) before {pattern!r}:\n"
-                            f"{self.text()}")
+                pytest.fail(
+                    f"ioc run exited ({self.proc.returncode}) before {pattern!r}:\n{self.text()}"
+                )
             time.sleep(0.1)
         pytest.fail(f"no line matching {pattern!r} within {deadline_s:.0f} s:\n{self.text()}")
 
@@ -88,8 +89,11 @@ async def _wait_for_readings(url: str, password: str, deadline_s: float) -> dict
         token = resp.cookies[SESSION_COOKIE]
     ws_url = "ws" + url.removeprefix("http").rstrip("/") + "/ws"
     async with asyncio.timeout(deadline_s):
-        async with connect(ws_url, additional_headers={"Cookie": f"{SESSION_COOKIE}={token}"},
-                           origin=url.rstrip("/")) as ws:
+        async with connect(
+            ws_url,
+            additional_headers={"Cookie": f"{SESSION_COOKIE}={token}"},
+            origin=url.rstrip("/"),
+        ) as ws:
             await ws.send(json.dumps({"type": "subscribe", "channels": ["sensors"]}))
             while True:
                 msg = json.loads(await ws.recv())
@@ -100,12 +104,19 @@ async def _wait_for_readings(url: str, password: str, deadline_s: float) -> dict
 
 
 @pytest.mark.integration
-def test_run_starts_the_centre_and_stops_everything_on_sigint(fresh_home: Path,
-                                                              tmp_path: Path) -> None:
+def test_run_starts_the_centre_and_stops_everything_on_sigint(
+    fresh_home: Path, tmp_path: Path
+) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     env.update(IOC_HOME=str(fresh_home), IOC_REPLAY_SPEED=str(3600 * 24), IOC_LOG_LEVEL="INFO")
-    proc = subprocess.Popen([*_ioc(), "run", "--replay-limit", "3000"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*_ioc(), "run", "--replay-limit", "3000"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     out = Output(proc)
     try:
         password = out.wait_for(r"password: (\S+)", 300).group(1)
@@ -153,8 +164,7 @@ def test_children_stop_in_order_and_state_is_kept(tmp_path: Path) -> None:
     b = group.start("b", ["import time; time.sleep(60)"], command=PY)
     state = json.loads((tmp_path / "children.json").read_text())
     assert state["children"] == {"a": a.pid, "b": b.pid}
-    group.wait_ready(a, lambda: "a up" in a.log.read_text().splitlines(), what="a",
-                     deadline_s=30)
+    group.wait_ready(a, lambda: "a up" in a.log.read_text().splitlines(), what="a", deadline_s=30)
     assert group.first_dead() is None
     group.stop_all(timeout_s=10)
     assert not a.alive() and not b.alive()
@@ -180,10 +190,19 @@ def test_a_child_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
     from infra.launcher import ChildGroup
 
     group = ChildGroup(tmp_path / "logs", os.environ)
-    stubborn = group.start("stubborn", [
-        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
-        "print('ready', flush=True); time.sleep(60)"], command=PY)
-    group.wait_ready(stubborn, lambda: "ready" in stubborn.log.read_text().splitlines(),
-                     what="ready", deadline_s=30)
+    stubborn = group.start(
+        "stubborn",
+        [
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ready', flush=True); time.sleep(60)"
+        ],
+        command=PY,
+    )
+    group.wait_ready(
+        stubborn,
+        lambda: "ready" in stubborn.log.read_text().splitlines(),
+        what="ready",
+        deadline_s=30,
+    )
     group.stop_all(timeout_s=0.5)
     assert stubborn.describe_exit() == "was killed by SIGKILL"

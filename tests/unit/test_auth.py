@@ -50,14 +50,17 @@ def test_only_pages_redirect_to_login() -> None:
     assert [name for name, p in ENDPOINTS.items() if p.page] == ["live_page"]
 
 
-@pytest.mark.parametrize(("role", "channels"), [
-    ("admin", {"sensors", "alerts", "system"}),
-    ("operator", {"sensors", "alerts", "system"}),
-    ("police", {"sensors", "alerts"}),
-    ("department", {"sensors", "alerts"}),
-    ("ingest", set()),
-    ("anonymous", set()),
-])
+@pytest.mark.parametrize(
+    ("role", "channels"),
+    [
+        ("admin", {"sensors", "alerts", "system"}),
+        ("operator", {"sensors", "alerts", "system"}),
+        ("police", {"sensors", "alerts"}),
+        ("department", {"sensors", "alerts"}),
+        ("ingest", set()),
+        ("anonymous", set()),
+    ],
+)
 def test_channels_per_role(role: str, channels: set[str]) -> None:
     assert allowed_channels(role) == channels  # type: ignore[arg-type]
 
@@ -78,13 +81,16 @@ def test_websocket_commands_are_an_allow_list() -> None:
     assert not command_allowed("ingest", "subscribe")
 
 
-@pytest.mark.parametrize(("password", "problem"), [
-    ("short", "at least"),
-    ("lan-secret-password", "user name"),
-    ("password1234", "common"),
-    ("aaaaaaaaaaaaaaaa", "repetitive"),
-    ("x" * 2000, "at most"),
-])
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("short", "at least"),
+        ("lan-secret-password", "user name"),
+        ("password1234", "common"),
+        ("aaaaaaaaaaaaaaaa", "repetitive"),
+        ("x" * 2000, "at most"),
+    ],
+)
 def test_password_policy_refuses(password: str, problem: str) -> None:
     problems = auth.password_problems(password, "lan")
     assert any(problem in p for p in problems), problems
@@ -165,17 +171,27 @@ def test_throttle_memory_is_bounded() -> None:
     assert len(throttle._entries) == 100
 
 
-@pytest.mark.parametrize(("target", "expected"), [
-    (None, "/"), ("", "/"), ("/", "/"), ("/?q=1", "/?q=1"), ("//evil.example", "/"),
-    ("https://evil.example/", "/"), ("/\\evil", "/"), ("javascript:alert(1)", "/"),
-])
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        (None, "/"),
+        ("", "/"),
+        ("/", "/"),
+        ("/?q=1", "/?q=1"),
+        ("//evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
 def test_login_redirects_only_to_local_paths(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
 
 
 def test_throttle_gives_addresses_a_higher_limit_than_user_names() -> None:
-    throttle = LoginThrottle(free_failures=2, base_lockout_s=5, clock=Clock(),
-                             free_by_kind={"ip": 10})
+    throttle = LoginThrottle(
+        free_failures=2, base_lockout_s=5, clock=Clock(), free_by_kind={"ip": 10}
+    )
     for user in ("a", "b"):
         throttle.failure((f"user:{user}", "ip:10.0.0.1"))
         throttle.failure((f"user:{user}", "ip:10.0.0.1"))

@@ -41,6 +41,7 @@ class Socket:
             while not predicate():  # type: ignore[operator]
                 self.changed.clear()
                 await self.changed.wait()
+
         await asyncio.wait_for(loop(), DEADLINE_S)
 
 

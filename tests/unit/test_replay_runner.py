@@ -33,11 +33,25 @@ class FakeSink:
         pass
 
 
-def _due(n: int, *, offset_step: float = 0.0, value: float = 1.0,
-         event_time: datetime = NOW) -> list[Due]:
-    return [Due(i * offset_step, event_time + timedelta(seconds=i),
-                SourceRecord(T0 + timedelta(hours=i), "hp-aq-lechan", "pm25", value, "ug/m3",
-                             "good", f"f.csv:{i + 1}")) for i in range(n)]
+def _due(
+    n: int, *, offset_step: float = 0.0, value: float = 1.0, event_time: datetime = NOW
+) -> list[Due]:
+    return [
+        Due(
+            i * offset_step,
+            event_time + timedelta(seconds=i),
+            SourceRecord(
+                T0 + timedelta(hours=i),
+                "hp-aq-lechan",
+                "pm25",
+                value,
+                "ug/m3",
+                "good",
+                f"f.csv:{i + 1}",
+            ),
+        )
+        for i in range(n)
+    ]
 
 
 def _progress() -> Progress:
@@ -67,14 +81,19 @@ async def test_skips_too_old_and_counts_rejections() -> None:
     sink = FakeSink()
     old = _due(3, event_time=NOW - timedelta(days=4000))
     bad = _due(2, value=-1.7)
-    counters = await replay(iter(old + bad), sink, _progress(),
-                            not_before=NOW - timedelta(days=3649))
+    counters = await replay(
+        iter(old + bad), sink, _progress(), not_before=NOW - timedelta(days=3649)
+    )
     assert counters.skipped == 3 and counters.sent == 2 and counters.rejected == 2
 
 
 def test_format_line() -> None:
-    c = Counters(sent=12345, rejected=2, data_time=datetime(2015, 3, 4, 5, tzinfo=UTC),
-                 data_elapsed=timedelta(days=3, hours=4))
+    c = Counters(
+        sent=12345,
+        rejected=2,
+        data_time=datetime(2015, 3, 4, 5, tzinfo=UTC),
+        data_elapsed=timedelta(days=3, hours=4),
+    )
     c.reasons["out_of_range"] = 2
     line = format_line(c, 10.0, "http")
     assert "12,345 readings" in line and "1,234/s" in line

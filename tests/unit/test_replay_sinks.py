@@ -11,20 +11,41 @@ import pytest
 
 from ioc.replay.sinks import HttpSink, SinkError, count_rejections, mqtt_client_args
 
-ITEMS = [{"sensor_id": "s", "quantity": "pm25", "value": float(i), "unit": "ug/m3",
-          "time": "2026-11-23T07:00:00+00:00", "event_id": f"id-{i}"} for i in range(10)]
+ITEMS = [
+    {
+        "sensor_id": "s",
+        "quantity": "pm25",
+        "value": float(i),
+        "unit": "ug/m3",
+        "time": "2026-11-23T07:00:00+00:00",
+        "event_id": f"id-{i}",
+    }
+    for i in range(10)
+]
 
 
 def test_count_rejections_shapes() -> None:
     assert count_rejections(202, {"accepted": 3, "rejected": []}, 3) == (0, Counter())
-    n, reasons = count_rejections(202, {"accepted": 1, "rejected": [
-        {"index": 1, "reason": "out_of_range"}, {"index": 2, "reason": "out_of_range"}]}, 3)
+    n, reasons = count_rejections(
+        202,
+        {
+            "accepted": 1,
+            "rejected": [
+                {"index": 1, "reason": "out_of_range"},
+                {"index": 2, "reason": "out_of_range"},
+            ],
+        },
+        3,
+    )
     assert (n, reasons) == (2, Counter({"out_of_range": 2}))
-    n, reasons = count_rejections(422, {"error": "no_valid_items", "rejected": [
-        {"reason": "unknown_sensor"}]}, 4)
+    n, reasons = count_rejections(
+        422, {"error": "no_valid_items", "rejected": [{"reason": "unknown_sensor"}]}, 4
+    )
     assert (n, reasons["unknown_sensor"]) == (4, 1)
-    assert count_rejections(413, {"error": "body_too_large"}, 5) == (5, Counter(
-        {"body_too_large": 5}))
+    assert count_rejections(413, {"error": "body_too_large"}, 5) == (
+        5,
+        Counter({"body_too_large": 5}),
+    )
     assert count_rejections(400, None, 2) == (2, Counter({"http_400": 2}))
 
 
@@ -32,15 +53,20 @@ def test_mqtt_client_args() -> None:
     assert mqtt_client_args("mqtt://127.0.0.1:1884") == {"hostname": "127.0.0.1", "port": 1884}
     args = mqtt_client_args("mqtts://u:p@broker.example")
     assert (args["hostname"], args["port"], args["username"], args["password"]) == (
-        "broker.example", 8883, "u", "p")
+        "broker.example",
+        8883,
+        "u",
+        "p",
+    )
     assert "tls_context" in args
     with pytest.raises(ValueError):
         mqtt_client_args("http://x")
 
 
 def _sink(handler: Any, **kw: Any) -> HttpSink:
-    return HttpSink("http://ioc.test/", "ioc_abc_secret", transport=httpx.MockTransport(handler),
-                    **kw)
+    return HttpSink(
+        "http://ioc.test/", "ioc_abc_secret", transport=httpx.MockTransport(handler), **kw
+    )
 
 
 async def test_http_sink_posts_batch_with_key() -> None:
@@ -61,8 +87,11 @@ async def test_http_sink_posts_batch_with_key() -> None:
 
 
 async def test_http_sink_retries_5xx_and_connection_errors() -> None:
-    answers: list[Any] = [httpx.ConnectError("refused"), httpx.Response(503),
-                          httpx.Response(202, json={"accepted": 10, "rejected": []})]
+    answers: list[Any] = [
+        httpx.ConnectError("refused"),
+        httpx.Response(503),
+        httpx.Response(202, json={"accepted": 10, "rejected": []}),
+    ]
     bodies: list[bytes] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -97,13 +126,19 @@ async def test_http_sink_stops_on_refused_key() -> None:
 
 
 async def test_http_sink_counts_4xx_rejections() -> None:
-    sink = _sink(lambda r: httpx.Response(422, json={
-        "error": "no_valid_items", "rejected": [{"reason": "out_of_range"}] * 10}))
+    sink = _sink(
+        lambda r: httpx.Response(
+            422, json={"error": "no_valid_items", "rejected": [{"reason": "out_of_range"}] * 10}
+        )
+    )
     await sink.start()
     outcome = await sink.send(ITEMS)
     await sink.close()
     assert (outcome.sent, outcome.rejected, outcome.reasons) == (
-        10, 10, Counter({"out_of_range": 10}))
+        10,
+        10,
+        Counter({"out_of_range": 10}),
+    )
 
 
 async def test_http_sink_splits_bodies_above_the_limit() -> None:

@@ -39,16 +39,39 @@ def test_hanoi_is_utc_plus_7_and_keeps_raw_concentration() -> None:
     assert parse_hanoi_row(_hanoi("2016-01-01 12:00 PM", "1")).data_time.hour == 5
 
 
-@pytest.mark.parametrize(("raw", "qc"), [("-999", "Valid"), ("-999.0", "Missing"),
-                                         ("35.0", "Invalid"), ("35.0", "Missing"), ("", "Valid")])
+@pytest.mark.parametrize(
+    ("raw", "qc"),
+    [
+        ("-999", "Valid"),
+        ("-999.0", "Missing"),
+        ("35.0", "Invalid"),
+        ("35.0", "Missing"),
+        ("", "Valid"),
+    ],
+)
 def test_hanoi_missing_or_not_valid_gives_no_sample(raw: str, qc: str) -> None:
     assert parse_hanoi_row(_hanoi("2016-01-01 01:00 AM", raw, qc)).samples == ()
 
 
 def _beijing(**over: str) -> dict[str, str]:
-    row = {"year": "2015", "month": "3", "day": "1", "hour": "0", "PM2.5": "69", "PM10": "271",
-           "SO2": "8", "NO2": "44", "CO": "800", "O3": "40", "TEMP": "-1.8", "PRES": "1021",
-           "DEWP": "-4.6", "RAIN": "0", "WSPM": "0.4", "station": "Dongsi"}
+    row = {
+        "year": "2015",
+        "month": "3",
+        "day": "1",
+        "hour": "0",
+        "PM2.5": "69",
+        "PM10": "271",
+        "SO2": "8",
+        "NO2": "44",
+        "CO": "800",
+        "O3": "40",
+        "TEMP": "-1.8",
+        "PRES": "1021",
+        "DEWP": "-4.6",
+        "RAIN": "0",
+        "WSPM": "0.4",
+        "station": "Dongsi",
+    }
     row.update(over)
     return row
 
@@ -87,7 +110,8 @@ def test_i94_is_us_central_with_dst() -> None:
     assert winter.data_time == datetime(2012, 12, 1, 15, tzinfo=UTC)
     assert summer.data_time == datetime(2013, 7, 1, 14, tzinfo=UTC)
     assert [(s.quantity, s.value, s.unit) for s in winter.samples] == [
-        ("traffic_flow", 5545, "veh/h")]
+        ("traffic_flow", 5545, "veh/h")
+    ]
 
 
 def test_fremont_is_los_angeles_and_skips_empty() -> None:
@@ -130,17 +154,23 @@ def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
 
 def test_read_feed_dedups_i94_hours_and_orders(tmp_path: Path) -> None:
     header = ["holiday", "temp", "date_time", "traffic_volume"]
-    _write(tmp_path / DATASETS["i94"].path, header, [
-        ["None", "288", "2012-10-02 09:00:00", "5545"],
-        ["None", "288", "2012-10-02 10:00:00", "4516"],
-        ["None", "288", "2012-10-02 10:00:00", "4516"],  # second weather condition
-        ["None", "288", "2012-10-02 11:00:00", "4767"],
-    ])
+    _write(
+        tmp_path / DATASETS["i94"].path,
+        header,
+        [
+            ["None", "288", "2012-10-02 09:00:00", "5545"],
+            ["None", "288", "2012-10-02 10:00:00", "4516"],
+            ["None", "288", "2012-10-02 10:00:00", "4516"],  # second weather condition
+            ["None", "288", "2012-10-02 11:00:00", "4767"],
+        ],
+    )
     recs = list(read_feed(SensorFeed("tf", "i94", None), tmp_path))
     assert [r.value for r in recs] == [5545, 4516, 4767]
     assert [r.origin for r in recs] == [
-        "metro_interstate_traffic_volume_i94.csv:1", "metro_interstate_traffic_volume_i94.csv:2",
-        "metro_interstate_traffic_volume_i94.csv:4"]
+        "metro_interstate_traffic_volume_i94.csv:1",
+        "metro_interstate_traffic_volume_i94.csv:2",
+        "metro_interstate_traffic_volume_i94.csv:4",
+    ]
     assert len({r.event_id for r in recs}) == 3
     again = list(read_feed(SensorFeed("tf", "i94", None), tmp_path))
     assert [r.event_id for r in again] == [r.event_id for r in recs]  # deterministic
@@ -148,12 +178,16 @@ def test_read_feed_dedups_i94_hours_and_orders(tmp_path: Path) -> None:
 
 def test_read_feed_sorts_runs_and_drops_dst_collisions(tmp_path: Path) -> None:
     col = "Fremont Bridge Sidewalks, south of N 34th St Total"
-    _write(tmp_path / DATASETS["fremont"].path, ["Date", col], [
-        ["03/08/2015 01:00:00 AM", "3"],
-        ["03/08/2015 02:00:00 AM", "9"],   # does not exist (spring forward) = 03:00 PDT
-        ["03/08/2015 03:00:00 AM", "7"],   # same instant: dropped
-        ["01/01/2015 12:00:00 AM", "1"],   # a second sorted run, earlier
-    ])
+    _write(
+        tmp_path / DATASETS["fremont"].path,
+        ["Date", col],
+        [
+            ["03/08/2015 01:00:00 AM", "3"],
+            ["03/08/2015 02:00:00 AM", "9"],  # does not exist (spring forward) = 03:00 PDT
+            ["03/08/2015 03:00:00 AM", "7"],  # same instant: dropped
+            ["01/01/2015 12:00:00 AM", "1"],  # a second sorted run, earlier
+        ],
+    )
     recs = list(read_feed(SensorFeed("bk", "fremont", None), tmp_path))
     assert [r.value for r in recs] == [1, 3, 9]
     times = [r.data_time for r in recs]
@@ -162,9 +196,15 @@ def test_read_feed_sorts_runs_and_drops_dst_collisions(tmp_path: Path) -> None:
 
 def test_read_feed_filters_station(tmp_path: Path) -> None:
     header = list(_beijing())
-    _write(tmp_path / DATASETS["beijing"].path, header, [
-        list(_beijing().values()), list(_beijing(station="Tiantan", hour="1").values()),
-        list(_beijing(hour="1", PM10="NA").values())])
+    _write(
+        tmp_path / DATASETS["beijing"].path,
+        header,
+        [
+            list(_beijing().values()),
+            list(_beijing(station="Tiantan", hour="1").values()),
+            list(_beijing(hour="1", PM10="NA").values()),
+        ],
+    )
     recs = list(read_feed(SensorFeed("aq", "beijing", "Dongsi"), tmp_path))
     assert len(recs) == 6 + 5
     assert {r.sensor_id for r in recs} == {"aq"}

@@ -29,21 +29,30 @@ def path(waypoints: Waypoints, fps: float | None = 10.0) -> list[tuple[float, fl
     out: list[tuple[float, float, float]] = []
     for (t0, x0, y0), (t1, x1, y1) in pairwise(waypoints):
         n = max(1, round((t1 - t0) * fps))
-        out += [(t0 + (t1 - t0) * i / n, x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n)
-                for i in range(n)]
+        out += [
+            (t0 + (t1 - t0) * i / n, x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n)
+            for i in range(n)
+        ]
     return [*out, waypoints[-1]]
 
 
-def replay_tracks(rule: Rule, tracks: Mapping[int, tuple[str, Waypoints]],
-                  fps: float | None = 10.0, horizon_s: float = 60.0) -> list[Violation]:
+def replay_tracks(
+    rule: Rule,
+    tracks: Mapping[int, tuple[str, Waypoints]],
+    fps: float | None = 10.0,
+    horizon_s: float = 60.0,
+) -> list[Violation]:
     """Feed the tracks frame by frame, as the pipeline does, and collect every violation.
     Each box is 30x30 px with its bottom centre on the waypoint path."""
-    events = sorted((round(t, 6), tid, x, y) for tid, (_, wp) in tracks.items()
-                    for t, x, y in path(wp, fps))
+    events = sorted(
+        (round(t, 6), tid, x, y) for tid, (_, wp) in tracks.items() for t, x, y in path(wp, fps)
+    )
     book, out = TrackBook(horizon_s=horizon_s, max_gap_s=1.0), []
     for t, group in groupby(events, key=lambda e: e[0]):
-        pts = [TrackPoint(t, tid, tracks[tid][0], (x - 15, y - 30, x + 15, y), 0.9)
-               for _, tid, x, y in group]
+        pts = [
+            TrackPoint(t, tid, tracks[tid][0], (x - 15, y - 30, x + 15, y), 0.9)
+            for _, tid, x, y in group
+        ]
         out += rule.evaluate(book.update(pts, t), t)
     return out
 

@@ -23,8 +23,13 @@ BASE: dict[str, Any] = {
     "source": "shared:data/video/vn_cctv_junction_a.mp4",
     "detect_fps": 10,
     "frame": {"width": 1000, "height": 700},
-    "lanes": [{"id": "l1", "polygon": [[0, 400], [300, 400], [300, 700], [0, 700]],
-               "flow": [[150, 690], [150, 410]]}],
+    "lanes": [
+        {
+            "id": "l1",
+            "polygon": [[0, 400], [300, 400], [300, 700], [0, 700]],
+            "flow": [[150, 690], [150, 410]],
+        }
+    ],
 }
 
 
@@ -43,8 +48,12 @@ def load_error(tmp_path: Path, doc: Any) -> CameraConfigError:
 def test_example_cameras_load_and_match_the_clip_sizes() -> None:
     cams = load_cameras(EXAMPLES)
     sizes = {cid: (c.frame.width, c.frame.height) for cid, c in cams.items()}
-    assert sizes == {"vn-junction-a": (1006, 720), "vn-junction-b": (1018, 720),
-                     "us-residential-street": (640, 352), "parking-lot-aisle": (768, 432)}
+    assert sizes == {
+        "vn-junction-a": (1006, 720),
+        "vn-junction-b": (1018, 720),
+        "us-residential-street": (640, 352),
+        "parking-lot-aisle": (768, 432),
+    }
     for cam in cams.values():
         assert cam.source.startswith("shared:data/video/")
 
@@ -52,18 +61,26 @@ def test_example_cameras_load_and_match_the_clip_sizes() -> None:
 def test_example_cameras_build_their_rules() -> None:
     cams = load_cameras(EXAMPLES)
     catalogue = load_violation_catalogue()
-    keys = {cid: [r.key for r in build_rules(c, catalogue, SignalHistory())]
-            for cid, c in cams.items()}
-    assert keys["vn-junction-a"] == ["red_light", "wrong_way", "wrong_lane", "illegal_stop",
-                                     "restricted_zone"]
+    keys = {
+        cid: [r.key for r in build_rules(c, catalogue, SignalHistory())] for cid, c in cams.items()
+    }
+    assert keys["vn-junction-a"] == [
+        "red_light",
+        "wrong_way",
+        "wrong_lane",
+        "illegal_stop",
+        "restricted_zone",
+    ]
     assert keys["parking-lot-aisle"] == ["illegal_stop", "speeding"]
     with pytest.raises(ValueError, match="SignalHistory"):
         build_rules(cams["vn-junction-a"], catalogue)
 
 
 def test_shared_source_resolves_under_the_shared_dir() -> None:
-    assert resolve_source("shared:data/video/a.mp4", Path("/srv/shared")) == \
-        "/srv/shared/data/video/a.mp4"
+    assert (
+        resolve_source("shared:data/video/a.mp4", Path("/srv/shared"))
+        == "/srv/shared/data/video/a.mp4"
+    )
     assert resolve_source("rtsp://10.0.0.5/stream1", Path("/x")) == "rtsp://10.0.0.5/stream1"
     assert resolve_source("clips/a.mp4", Path("/x"), Path("/etc/ioc")) == "/etc/ioc/clips/a.mp4"
 
@@ -98,35 +115,74 @@ def test_geometry_outside_the_frame_is_refused(tmp_path: Path) -> None:
     doc = copy.deepcopy(BASE)
     doc["lanes"][0]["flow"] = [[150, 690], [1500, 410]]
     assert "lanes[0].flow[1]: point (1500, 410) is outside the 1000x700 frame" in str(
-        load_error(tmp_path, doc))
+        load_error(tmp_path, doc)
+    )
 
 
 @pytest.mark.parametrize(
     ("patch", "fragment"),
     [
-        ({"stop_lines": [{"id": "s", "line": [[0, 300], [900, 300]], "direction": [0, -1]}]},
-         "stop_lines: a stop line needs a `signal` section"),
-        ({"stop_lines": [{"id": "s", "line": [[0, 300], [900, 300]], "direction": [1, 0]}],
-          "signal": {"source": "feed", "feed_topic": "sig"}}, "stop_lines[0]: direction"),
-        ({"signal": {"source": "image", "heads": [
-            {"kind": "arrow", "box": [1, 1, 20, 40], "movements": ["left", "right"]}]}},
-         "signal.heads[0]: an arrow head governs exactly one movement"),
+        (
+            {"stop_lines": [{"id": "s", "line": [[0, 300], [900, 300]], "direction": [0, -1]}]},
+            "stop_lines: a stop line needs a `signal` section",
+        ),
+        (
+            {
+                "stop_lines": [{"id": "s", "line": [[0, 300], [900, 300]], "direction": [1, 0]}],
+                "signal": {"source": "feed", "feed_topic": "sig"},
+            },
+            "stop_lines[0]: direction",
+        ),
+        (
+            {
+                "signal": {
+                    "source": "image",
+                    "heads": [
+                        {"kind": "arrow", "box": [1, 1, 20, 40], "movements": ["left", "right"]}
+                    ],
+                }
+            },
+            "signal.heads[0]: an arrow head governs exactly one movement",
+        ),
         ({"signal": {"source": "feed"}}, "signal: source 'feed' needs feed_topic"),
         ({"source": "shared:../secrets.txt"}, "without '..'"),
-        ({"lanes": [{"id": "l1", "polygon": [[0, 400], [300, 400], [300, 700]],
-                     "flow": [[150, 690], [150, 410]], "allowed_classes": ["lorry"]}]},
-         "lanes[0].allowed_classes[0]"),
-        ({"speed": {"image_points": [[0, 0], [50, 0], [100, 0], [0, 100]],
-                    "ground_points_m": [[0, 0], [5, 0], [10, 1], [0, 10]], "limit_kmh": 50}},
-         "speed: image points 0, 1, 2 lie on one line"),
-        ({"no_stopping_zones": [
-            {"id": "z", "polygon": [[0, 0], [10, 0], [10, 10]], "max_dwell_s": 5},
-            {"id": "z", "polygon": [[0, 0], [10, 0], [10, 10]], "max_dwell_s": 5}]},
-         "no_stopping_zones: duplicate ids ['z']"),
+        (
+            {
+                "lanes": [
+                    {
+                        "id": "l1",
+                        "polygon": [[0, 400], [300, 400], [300, 700]],
+                        "flow": [[150, 690], [150, 410]],
+                        "allowed_classes": ["lorry"],
+                    }
+                ]
+            },
+            "lanes[0].allowed_classes[0]",
+        ),
+        (
+            {
+                "speed": {
+                    "image_points": [[0, 0], [50, 0], [100, 0], [0, 100]],
+                    "ground_points_m": [[0, 0], [5, 0], [10, 1], [0, 10]],
+                    "limit_kmh": 50,
+                }
+            },
+            "speed: image points 0, 1, 2 lie on one line",
+        ),
+        (
+            {
+                "no_stopping_zones": [
+                    {"id": "z", "polygon": [[0, 0], [10, 0], [10, 10]], "max_dwell_s": 5},
+                    {"id": "z", "polygon": [[0, 0], [10, 0], [10, 10]], "max_dwell_s": 5},
+                ]
+            },
+            "no_stopping_zones: duplicate ids ['z']",
+        ),
     ],
 )
-def test_invalid_sections_are_explained(tmp_path: Path, patch: dict[str, Any],
-                                        fragment: str) -> None:
+def test_invalid_sections_are_explained(
+    tmp_path: Path, patch: dict[str, Any], fragment: str
+) -> None:
     assert fragment in str(load_error(tmp_path, {**copy.deepcopy(BASE), **patch}))
 
 

@@ -31,8 +31,9 @@ def test_polygon_contains_inside_outside_and_edge() -> None:
 
 
 def test_concave_polygon_excludes_its_notch() -> None:
-    u_shape = Polygon.of([(0, 0), (30, 0), (30, 80), (70, 80), (70, 0), (100, 0),
-                          (100, 100), (0, 100)])
+    u_shape = Polygon.of(
+        [(0, 0), (30, 0), (30, 80), (70, 80), (70, 0), (100, 0), (100, 100), (0, 100)]
+    )
     assert not u_shape.contains((50, 40))
     assert u_shape.contains((15, 40))
 
@@ -103,8 +104,9 @@ def test_homography_recovers_a_known_perspective_mapping() -> None:
 
 def test_homography_refuses_three_collinear_points() -> None:
     with pytest.raises(ValueError, match="image points 0, 1, 2 lie on one line"):
-        Homography.from_points([(0, 0), (50, 0), (100, 0), (0, 100)],
-                               [(0, 0), (5, 0), (10, 0.5), (0, 10)])
+        Homography.from_points(
+            [(0, 0), (50, 0), (100, 0), (0, 100)], [(0, 0), (5, 0), (10, 0.5), (0, 10)]
+        )
 
 
 def _point(t: float, x: float, y: float, tid: int = 1, cls: str = "car") -> TrackPoint:
@@ -148,11 +150,18 @@ def test_track_class_is_the_majority_over_history() -> None:
 
 def test_detections_validate_once_and_yield_tracked_points() -> None:
     names = ("car", "motorbike")
-    det = Detections(1.5, np.array([[0, 0, 10, 20], [5, 5, 15, 25]], dtype=np.float64),
-                     np.array([0.9, 0.4]), np.array([1, 0]), names, np.array([7, -1]))
+    det = Detections(
+        1.5,
+        np.array([[0, 0, 10, 20], [5, 5, 15, 25]], dtype=np.float64),
+        np.array([0.9, 0.4]),
+        np.array([1, 0]),
+        names,
+        np.array([7, -1]),
+    )
     pts = det.points()
-    assert len(det) == 2 and [(p.track_id, p.cls, p.anchor) for p in pts] == [(7, "motorbike",
-                                                                                (5.0, 20.0))]
+    assert len(det) == 2 and [(p.track_id, p.cls, p.anchor) for p in pts] == [
+        (7, "motorbike", (5.0, 20.0))
+    ]
     with pytest.raises(ValueError, match="shape"):
         Detections(0, np.zeros((2, 3)), np.zeros(2), np.zeros(2, dtype=np.int64), names)
     with pytest.raises(ValueError, match="class ids"):

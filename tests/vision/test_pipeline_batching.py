@@ -29,31 +29,35 @@ class FakeGpuDetector:
     nothing."""
 
     def __init__(self, cameras: int, delay_s: float = 0.02) -> None:
-        self.plan: DevicePlan = plan_device("auto", cuda_devices=1, model_suffix=".pt",
-                                            cameras=cameras, max_batch=8)
+        self.plan: DevicePlan = plan_device(
+            "auto", cuda_devices=1, model_suffix=".pt", cameras=cameras, max_batch=8
+        )
         self.delay_s = delay_s
         self.batches: list[list[float]] = []
 
-    def detect(self, frames: Sequence[NDArray[np.uint8]],
-               ts: Sequence[float]) -> list[Detections]:
+    def detect(self, frames: Sequence[NDArray[np.uint8]], ts: Sequence[float]) -> list[Detections]:
         assert len(frames) <= self.plan.batch
         time.sleep(self.delay_s)
         self.batches.append(list(ts))
         return [empty_detections(t) for t in ts]
 
 
-def _run(tmp_path: Path, catalogue: ViolationCatalogue, ids: list[str],
-         gate: bool) -> tuple[FakeGpuDetector, dict[str, CameraStats], MemoryPublisher]:
+def _run(
+    tmp_path: Path, catalogue: ViolationCatalogue, ids: list[str], gate: bool
+) -> tuple[FakeGpuDetector, dict[str, CameraStats], MemoryPublisher]:
     prepare_ultralytics_env(tmp_path / "yolo")
     cams = load_cameras(SETTINGS.cameras_dir)
     chosen = [cams[i] for i in ids]
-    feeds = {c.id: Grabber(CameraSource(c.id, resolve_source(c.source, SETTINGS.shared_dir)),
-                           drop_oldest=False) for c in chosen}
+    feeds = {
+        c.id: Grabber(
+            CameraSource(c.id, resolve_source(c.source, SETTINGS.shared_dir)), drop_oldest=False
+        )
+        for c in chosen
+    }
     det = FakeGpuDetector(len(chosen))
     pub = MemoryPublisher()
     opts = PipelineOptions(evidence_root=tmp_path, device=det.plan.device, gate=gate)
-    stats = Pipeline.build(chosen, catalogue, feeds, det, pub, opts).run(until_s=1.0,
-                                                                         max_wall_s=60)
+    stats = Pipeline.build(chosen, catalogue, feeds, det, pub, opts).run(until_s=1.0, max_wall_s=60)
     return det, stats, pub
 
 
@@ -63,8 +67,7 @@ def test_cameras_share_detector_batches(tmp_path: Path, catalogue: ViolationCata
     pairs = sum(len(b) == 2 for b in det.batches)
     assert pairs >= 2  # one call, frames of both cameras
     assert sum(len(b) for b in det.batches) == sum(s.detections for s in stats.values())
-    assert all(h["device"] == "cuda:0" for h in pub.of(PipelineOptions().topic_dashboard,
-                                                         "camera"))
+    assert all(h["device"] == "cuda:0" for h in pub.of(PipelineOptions().topic_dashboard, "camera"))
 
 
 def test_still_frames_skip_the_detector(tmp_path: Path, catalogue: ViolationCatalogue) -> None:

@@ -15,8 +15,9 @@ def test_cpu_when_no_cuda() -> None:
 def test_cuda_half_and_batched_across_cameras() -> None:
     plan = plan_device("auto", cuda_devices=1, model_suffix=".pt", cameras=4, max_batch=8)
     assert (plan.device, plan.half, plan.batch) == ("cuda:0", True, 4)
-    assert plan_device("auto", cuda_devices=2, model_suffix=".pt", cameras=20,
-                       max_batch=8).batch == 8
+    assert (
+        plan_device("auto", cuda_devices=2, model_suffix=".pt", cameras=20, max_batch=8).batch == 8
+    )
 
 
 def test_onnx_graph_is_fp32_batch_one_even_on_gpu() -> None:
@@ -25,10 +26,14 @@ def test_onnx_graph_is_fp32_batch_one_even_on_gpu() -> None:
 
 
 def test_explicit_choices() -> None:
-    assert plan_device("cpu", cuda_devices=1, model_suffix=".pt", cameras=2,
-                       max_batch=8).device == "cpu"
-    assert plan_device("cuda:1", cuda_devices=2, model_suffix=".pt", cameras=2,
-                       max_batch=8).device == "cuda:1"
+    assert (
+        plan_device("cpu", cuda_devices=1, model_suffix=".pt", cameras=2, max_batch=8).device
+        == "cpu"
+    )
+    assert (
+        plan_device("cuda:1", cuda_devices=2, model_suffix=".pt", cameras=2, max_batch=8).device
+        == "cuda:1"
+    )
     with pytest.raises(ValueError, match="only 1 CUDA"):
         plan_device("cuda:1", cuda_devices=1, model_suffix=".pt", cameras=1, max_batch=8)
     with pytest.raises(ValueError, match="0 CUDA"):

@@ -26,30 +26,56 @@ from vision.rules.base import Violation
 from vision.signals import Light
 from vision.tracks import Detections
 
-CAM = CameraConfig.model_validate({
-    "id": "cam-e", "name": "E", "location": {"lat": 20.8, "lon": 106.7}, "source": "x.mp4",
-    "detect_fps": 5, "frame": {"width": 320, "height": 240},
-    "lanes": [{"id": "l", "polygon": [[0, 100], [320, 100], [320, 240], [0, 240]],
-               "flow": [[10, 200], [300, 200]]}]})
+CAM = CameraConfig.model_validate(
+    {
+        "id": "cam-e",
+        "name": "E",
+        "location": {"lat": 20.8, "lon": 106.7},
+        "source": "x.mp4",
+        "detect_fps": 5,
+        "frame": {"width": 320, "height": 240},
+        "lanes": [
+            {
+                "id": "l",
+                "polygon": [[0, 100], [320, 100], [320, 240], [0, 240]],
+                "flow": [[10, 200], [300, 200]],
+            }
+        ],
+    }
+)
 WALL0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
-def _violation(catalogue: ViolationCatalogue, t: float, before: float,
-               after: float) -> Violation:
+def _violation(catalogue: ViolationCatalogue, t: float, before: float, after: float) -> Violation:
     legal = catalogue.resolve("wrong_way", "car")
     assert legal is not None
-    return Violation(rule="wrong_way", camera_id="cam-e", track_id=7, vehicle_class="car",
-                     time=t, evidence_from=t - before, evidence_to=t + after, where="l",
-                     legal=legal, measured={"moved_px": 80.0})
+    return Violation(
+        rule="wrong_way",
+        camera_id="cam-e",
+        track_id=7,
+        vehicle_class="car",
+        time=t,
+        evidence_from=t - before,
+        evidence_to=t + after,
+        where="l",
+        legal=legal,
+        measured={"moved_px": 80.0},
+    )
 
 
 def _fill(ring: FrameRing, ts: list[float]) -> None:
     for t in ts:
         img = np.full((240, 320, 3), 60, np.uint8)
         x = int(20 + 40 * t)
-        img[150:190, x:x + 50] = (40, 40, 220)
-        det = Detections(t, np.array([[x, 150, x + 50, 190]], float), np.array([0.9]),
-                         np.array([CLASS_NAMES.index("car")]), CLASS_NAMES, np.array([7]))
+        img[150:190, x : x + 50] = (40, 40, 220)
+        det = Detections(
+            t,
+            np.array([[x, 150, x + 50, 190]], float),
+            np.array([0.9]),
+            np.array([CLASS_NAMES.index("car")]),
+            CLASS_NAMES,
+            np.array([7]),
+        )
         ring.add(t, WALL0 + t, img, Overlay(det, {"straight": Light.RED}))
 
 
@@ -81,8 +107,9 @@ def test_recorder_waits_for_the_post_window(catalogue: ViolationCatalogue) -> No
     assert 0.85 < job.frames[0].t <= 1.0 and 3.3 <= job.frames[-1].t <= 3.5
 
 
-def test_written_evidence_has_correct_hashes_and_window(tmp_path: Path,
-                                                        catalogue: ViolationCatalogue) -> None:
+def test_written_evidence_has_correct_hashes_and_window(
+    tmp_path: Path, catalogue: ViolationCatalogue
+) -> None:
     ring = FrameRing(horizon_s=20.0, max_fps=10.0)
     _fill(ring, [round(i * 0.1, 3) for i in range(41)])  # 0..4 s
     rec = EvidenceRecorder(CAM, ring)
@@ -90,16 +117,24 @@ def test_written_evidence_has_correct_hashes_and_window(tmp_path: Path,
     (job,) = rec.ready()
     files = write_evidence(job, tmp_path, fps=10.0)
     kinds = {f.kind for f in files}
-    assert kinds == {"clip_raw", "clip_annotated", "key_frame_before", "key_frame_event",
-                     "key_frame_after", "vehicle_crop", "metadata"}
+    assert kinds == {
+        "clip_raw",
+        "clip_annotated",
+        "key_frame_before",
+        "key_frame_event",
+        "key_frame_after",
+        "vehicle_crop",
+        "metadata",
+    }
     for f in files:
         path = tmp_path / f.path
         assert hashlib.sha256(path.read_bytes()).hexdigest() == f.sha256
         assert path.stat().st_size == f.bytes
         assert f.path.startswith("cam-e/2026-01-01/ev-2/")
     meta = json.loads((tmp_path / files[-1].path).read_text(encoding="utf-8"))
-    assert {m["path"]: m["sha256"] for m in meta["files"]} == \
-        {f.path: f.sha256 for f in files if f.kind != "metadata"}
+    assert {m["path"]: m["sha256"] for m in meta["files"]} == {
+        f.path: f.sha256 for f in files if f.kind != "metadata"
+    }
     assert meta["window"]["first_frame_s"] == 1.0 and meta["window"]["last_frame_s"] == 3.0
     assert meta["time"] == "2026-01-01T00:00:02.000+00:00" and meta["site"] == "test"
     cap = cv2.VideoCapture(str(tmp_path / next(f.path for f in files if f.kind == "clip_raw")))

@@ -21,12 +21,14 @@ async def test_publisher_delivers_to_kafka(services: object) -> None:
     await create_topics(bootstrap, [topic], 1)
     pub = KafkaPublisher(bootstrap)
     pub.send(topic, {"type": "camera", "camera_id": "c1", "connected": True}, key="c1")
-    pub.send(topic, {"event_id": "e1", "rule": "red_light", "vehicle": "Xe máy"}, key="c1",
-             urgent=True)
+    pub.send(
+        topic, {"event_id": "e1", "rule": "red_light", "vehicle": "Xe máy"}, key="c1", urgent=True
+    )
     pub.close(timeout=30)
     assert pub.sent == 2 and pub.dropped == 0
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         got = []

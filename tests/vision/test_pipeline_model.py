@@ -41,9 +41,15 @@ US_CLIP = SETTINGS.shared_dir / "data" / "video" / "us_residential_street_cam.mp
 
 @pytest.fixture(scope="module")
 def detector(tmp_path_factory: pytest.TempPathFactory) -> UltralyticsDetector:
-    spec = DetectorSpec(type="ultralytics", model_path=SETTINGS.model_path, conf=0.25,
-                        imgsz=640, device="cpu", torch_threads=1,
-                        config_dir=Path(tmp_path_factory.mktemp("yolo")))
+    spec = DetectorSpec(
+        type="ultralytics",
+        model_path=SETTINGS.model_path,
+        conf=0.25,
+        imgsz=640,
+        device="cpu",
+        torch_threads=1,
+        config_dir=Path(tmp_path_factory.mktemp("yolo")),
+    )
     det = create_detector(spec)
     assert isinstance(det, UltralyticsDetector)
     return det
@@ -74,8 +80,14 @@ def test_adapter_renames_and_drops_coco_classes() -> None:
     from ultralytics.engine.results import Results
 
     names = {0: "person", 3: "motorcycle", 9: "traffic light", 13: "bench"}
-    boxes = torch.tensor([[10, 20, 50, 80, 0.9, 3], [5, 5, 9, 30, 0.5, 9],
-                          [0, 0, 40, 40, 0.8, 13], [1, 2, 3, 4, 0.3, 0]])
+    boxes = torch.tensor(
+        [
+            [10, 20, 50, 80, 0.9, 3],
+            [5, 5, 9, 30, 0.5, 9],
+            [0, 0, 40, 40, 0.8, 13],
+            [1, 2, 3, 4, 0.3, 0],
+        ]
+    )
     res = Results(np.zeros((100, 100, 3), np.uint8), "x.jpg", names, boxes=boxes)
     dets = from_ultralytics(res, 1.5)
     assert [dets.names[int(c)] for c in dets.class_id] == ["motorbike", "traffic_light", "person"]
@@ -85,15 +97,20 @@ def test_adapter_renames_and_drops_coco_classes() -> None:
 
 
 CRAFTED = {
-    "id": "us-crafted-red", "name": "US street, crafted red light",
+    "id": "us-crafted-red",
+    "name": "US street, crafted red light",
     "location": {"lat": 20.864, "lon": 106.672, "area": "303"},
-    "source": "shared:data/video/us_residential_street_cam.mp4", "detect_fps": 6,
+    "source": "shared:data/video/us_residential_street_cam.mp4",
+    "detect_fps": 6,
     "frame": {"width": 640, "height": 352},
-    "stop_lines": [{"id": "crafted_line", "line": [[250, 262], [470, 262]],
-                    "direction": [0, 1]}],
-    "signal": {"source": "image", "confirm_frames": 2,
-               "heads": [{"kind": "ball", "box": [600, 10, 630, 60],
-                          "movements": ["straight", "left", "right"]}]},
+    "stop_lines": [{"id": "crafted_line", "line": [[250, 262], [470, 262]], "direction": [0, 1]}],
+    "signal": {
+        "source": "image",
+        "confirm_frames": 2,
+        "heads": [
+            {"kind": "ball", "box": [600, 10, 630, 60], "movements": ["straight", "left", "right"]}
+        ],
+    },
 }
 
 
@@ -121,30 +138,39 @@ class _RedLamp:
 
 def _short_evidence_catalogue() -> ViolationCatalogue:
     """The shipped catalogue with 1.5 s + 1 s evidence windows, to keep the test short."""
-    raw = yaml.safe_load((Path(__file__).parents[2] / "infra/data/violations.yaml")
-                         .read_text(encoding="utf-8"))
+    raw = yaml.safe_load(
+        (Path(__file__).parents[2] / "infra/data/violations.yaml").read_text(encoding="utf-8")
+    )
     for v in raw["violations"].values():
         v["evidence"] = {"before_s": 1.5, "after_s": 1.0}
     return ViolationCatalogue(CatalogueFile.model_validate(raw))
 
 
-def test_pipeline_end_to_end_on_a_real_clip(detector: UltralyticsDetector,
-                                            tmp_path: Path) -> None:
+def test_pipeline_end_to_end_on_a_real_clip(detector: UltralyticsDetector, tmp_path: Path) -> None:
     cam = CameraConfig.model_validate(CRAFTED)
     url = resolve_source(cam.source, SETTINGS.shared_dir)
-    feeds = {cam.id: Grabber(CameraSource(cam.id, url, opener=lambda u: _RedLamp(
-        open_capture(u))), drop_oldest=False)}
+    feeds = {
+        cam.id: Grabber(
+            CameraSource(cam.id, url, opener=lambda u: _RedLamp(open_capture(u))), drop_oldest=False
+        )
+    }
     pub = MemoryPublisher()
-    opts = PipelineOptions(evidence_root=tmp_path, health_interval_s=0.5,
-                           frame_interval_s=1.0, device=detector.plan.device)
+    opts = PipelineOptions(
+        evidence_root=tmp_path,
+        health_interval_s=0.5,
+        frame_interval_s=1.0,
+        device=detector.plan.device,
+    )
     pipe = Pipeline.build([cam], _short_evidence_catalogue(), feeds, detector, pub, opts)
     stats = pipe.run(until_s=4.6, max_wall_s=90)[cam.id]
 
     assert stats.frames > 100 and 20 <= stats.ticks <= 30  # ~24 fps decoded, 6 fps processed
     assert 0 < stats.detections <= stats.ticks
     health = pub.of(opts.topic_dashboard, "camera")
-    assert any(h["connected"] and h["decoded_fps"] > 0 and h["processed_fps"] > 0
-               and h["last_frame_time"] for h in health)
+    assert any(
+        h["connected"] and h["decoded_fps"] > 0 and h["processed_fps"] > 0 and h["last_frame_time"]
+        for h in health
+    )
     frames = pub.of(opts.topic_dashboard, "camera_frame")
     assert frames and frames[0]["width"] == 640
 
@@ -156,8 +182,13 @@ def test_pipeline_end_to_end_on_a_real_clip(detector: UltralyticsDetector,
     assert v["measured"]["signal"] == "red" and v["where"] == "crafted_line"
     assert 0.5 < v["stream_time_s"] < 3.6 and v["evidence"]["complete"]
     files = v["evidence"]["files"]
-    assert {f["kind"] for f in files} >= {"clip_raw", "clip_annotated", "key_frame_event",
-                                          "vehicle_crop", "metadata"}
+    assert {f["kind"] for f in files} >= {
+        "clip_raw",
+        "clip_annotated",
+        "key_frame_event",
+        "vehicle_crop",
+        "metadata",
+    }
     for f in files:
         assert hashlib.sha256((tmp_path / f["path"]).read_bytes()).hexdigest() == f["sha256"]
     notices = pub.of(opts.topic_dashboard, "camera_violation")

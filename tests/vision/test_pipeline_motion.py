@@ -13,7 +13,7 @@ def _frame(box_x: int | None = None) -> np.ndarray:
     rng = np.random.default_rng(0)
     img = (rng.integers(90, 110, (360, 640, 3))).astype(np.uint8)  # textured road
     if box_x is not None:
-        img[200:240, box_x:box_x + 60] = 230  # a bright "car"
+        img[200:240, box_x : box_x + 60] = 230  # a bright "car"
     return img
 
 
@@ -41,11 +41,19 @@ def test_refresh_after_a_still_spell() -> None:
 
 
 def test_motion_outside_the_roi_is_ignored() -> None:
-    cam = CameraConfig.model_validate({
-        "id": "c", "name": "c", "location": {"lat": 20.8, "lon": 106.7},
-        "source": "x.mp4", "detect_fps": 5, "frame": {"width": 640, "height": 360},
-        "no_stopping_zones": [{"id": "z", "polygon": [[0, 0], [200, 0], [200, 100], [0, 100]],
-                               "max_dwell_s": 5}]})
+    cam = CameraConfig.model_validate(
+        {
+            "id": "c",
+            "name": "c",
+            "location": {"lat": 20.8, "lon": 106.7},
+            "source": "x.mp4",
+            "detect_fps": 5,
+            "frame": {"width": 640, "height": 360},
+            "no_stopping_zones": [
+                {"id": "z", "polygon": [[0, 0], [200, 0], [200, 100], [0, 100]], "max_dwell_s": 5}
+            ],
+        }
+    )
     roi = roi_mask(cam, 192, pad_px=0)
     assert roi is not None and roi.shape == (108, 192)
     gate = MotionGate(MotionConfig(refresh_s=10.0), roi=roi)

@@ -20,9 +20,16 @@ from vision.publish import (
 from vision.rules.base import Violation
 from vision.tracks import TrackBook, TrackPoint
 
-CAM = CameraConfig.model_validate({
-    "id": "cam-1", "name": "Cam", "location": {"lat": 20.8, "lon": 106.7, "area": "304"},
-    "source": "x.mp4", "detect_fps": 5, "frame": {"width": 640, "height": 360}})
+CAM = CameraConfig.model_validate(
+    {
+        "id": "cam-1",
+        "name": "Cam",
+        "location": {"lat": 20.8, "lon": 106.7, "area": "304"},
+        "source": "x.mp4",
+        "detect_fps": 5,
+        "frame": {"width": 640, "height": 360},
+    }
+)
 
 
 def test_event_id_is_stable_and_distinct() -> None:
@@ -36,16 +43,27 @@ def test_event_id_is_stable_and_distinct() -> None:
 def test_violation_message(catalogue: ViolationCatalogue) -> None:
     legal = catalogue.resolve("red_light", "car")
     assert legal is not None
-    v = Violation(rule="red_light", camera_id="cam-1", track_id=7, vehicle_class="car",
-                  time=12.3456, evidence_from=7.3, evidence_to=17.3, where="line",
-                  legal=legal, measured={"signal": "red"})
+    v = Violation(
+        rule="red_light",
+        camera_id="cam-1",
+        track_id=7,
+        vehicle_class="car",
+        time=12.3456,
+        evidence_from=7.3,
+        evidence_to=17.3,
+        where="line",
+        legal=legal,
+        measured={"signal": "red"},
+    )
     files = [EvidenceFile("cam-1/2026-01-01/x/clip_raw.mp4", "clip_raw", "ab" * 32, 10)]
     msg = violation_message(v, "e1", 1_767_225_600.0, CAM, files, True)
     assert json.loads(json.dumps(msg)) == msg
     assert msg["legal"]["citation"].startswith("Điểm b khoản 9 Điều 6")
     assert msg["time"] == "2026-01-01T00:00:00.000+00:00"
-    assert msg["evidence"] == {"complete": True, "files": [
-        {"path": files[0].path, "kind": "clip_raw", "sha256": "ab" * 32, "bytes": 10}]}
+    assert msg["evidence"] == {
+        "complete": True,
+        "files": [{"path": files[0].path, "kind": "clip_raw", "sha256": "ab" * 32, "bytes": 10}],
+    }
     assert msg["status"] == "pending" and msg["camera"]["area_id"] == "304"
 
 
@@ -58,9 +76,11 @@ def test_frame_message_is_a_small_jpeg() -> None:
 def test_counts_once_per_moving_vehicle_per_minute() -> None:
     counter, book = TrafficCounter(min_move_px=20), TrackBook()
     for i in range(10):
-        pts = [TrackPoint(i * 0.1, 1, "car", (0, 0, 10, 10 + 5 * i), 0.9),   # drives
-               TrackPoint(i * 0.1, 2, "car", (50, 0, 60, 10), 0.9),           # parked
-               TrackPoint(i * 0.1, 3, "person", (0, 0, 10, 10 + 5 * i), 0.9)]  # not a vehicle
+        pts = [
+            TrackPoint(i * 0.1, 1, "car", (0, 0, 10, 10 + 5 * i), 0.9),  # drives
+            TrackPoint(i * 0.1, 2, "car", (50, 0, 60, 10), 0.9),  # parked
+            TrackPoint(i * 0.1, 3, "person", (0, 0, 10, 10 + 5 * i), 0.9),
+        ]  # not a vehicle
         counter.observe(book.update(pts, i * 0.1), wall=120.0 + i)
     assert counter.closed(150.0) == []
     assert counter.closed(181.0) == [(120.0, {"car": 1})]

@@ -56,8 +56,9 @@ def test_file_frames_carry_their_own_vfr_timestamps() -> None:
 
 def test_missing_file_retries_with_growing_back_off(tmp_path: Path) -> None:
     now = [100.0]
-    src = CameraSource("m", str(tmp_path / "nope.mp4"), backoff=Backoff(1.0, 2.0, 8.0),
-                       clock=lambda: now[0])
+    src = CameraSource(
+        "m", str(tmp_path / "nope.mp4"), backoff=Backoff(1.0, 2.0, 8.0), clock=lambda: now[0]
+    )
     attempts = []
     for _ in range(40):
         before = src.failures
@@ -65,8 +66,7 @@ def test_missing_file_retries_with_growing_back_off(tmp_path: Path) -> None:
         if src.failures > before:
             attempts.append(now[0])
         now[0] += 0.5
-    assert [round(b - a, 1) for a, b in itertools.pairwise(attempts)][:4] == \
-        [1.0, 2.0, 4.0, 8.0]
+    assert [round(b - a, 1) for a, b in itertools.pairwise(attempts)][:4] == [1.0, 2.0, 4.0, 8.0]
     assert not src.connected and src.last_error == "cannot open" and not src.ended
 
 
@@ -95,8 +95,13 @@ class _Mjpeg(http.server.BaseHTTPRequestHandler):
         for i in range(self.frames):  # then the connection drops
             _ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), 50 * i, np.uint8))
             data = buf.tobytes()
-            self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                             + str(len(data)).encode() + b"\r\n\r\n" + data + b"\r\n")
+            self.wfile.write(
+                b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                + str(len(data)).encode()
+                + b"\r\n\r\n"
+                + data
+                + b"\r\n"
+            )
             self.wfile.flush()
 
     def log_message(self, *args: object) -> None:
@@ -115,10 +120,10 @@ def mjpeg_server() -> Iterator[socketserver.ThreadingTCPServer]:
 
 
 def test_mjpeg_stream_reconnects_after_loss_then_backs_off(
-        mjpeg_server: socketserver.ThreadingTCPServer) -> None:
+    mjpeg_server: socketserver.ThreadingTCPServer,
+) -> None:
     port = mjpeg_server.server_address[1]
-    src = CameraSource("h", f"http://127.0.0.1:{port}/video.mjpg",
-                       backoff=Backoff(0.05, 2.0, 0.4))
+    src = CameraSource("h", f"http://127.0.0.1:{port}/video.mjpg", backoff=Backoff(0.05, 2.0, 0.4))
     assert src.kind == "http"
     frames, deadline = [], time.monotonic() + 20
     while src.reconnects < 1 or len(frames) < 6:
@@ -144,8 +149,10 @@ def test_mjpeg_stream_reconnects_after_loss_then_backs_off(
 
 def test_grabber_live_queue_drops_oldest(mjpeg_server: socketserver.ThreadingTCPServer) -> None:
     port = mjpeg_server.server_address[1]
-    grabber = Grabber(CameraSource("g", f"http://127.0.0.1:{port}/v.mjpg",
-                                   backoff=Backoff(0.05, 2.0, 0.2)), size=2)
+    grabber = Grabber(
+        CameraSource("g", f"http://127.0.0.1:{port}/v.mjpg", backoff=Backoff(0.05, 2.0, 0.2)),
+        size=2,
+    )
     assert grabber.drop_oldest  # live default: the newest picture matters
     grabber.start()
     deadline = time.monotonic() + 20

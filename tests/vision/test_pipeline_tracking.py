@@ -20,17 +20,24 @@ def _offline_ultralytics(tmp_path_factory: pytest.TempPathFactory) -> None:
 CAR, MOTORBIKE = CLASS_NAMES.index("car"), CLASS_NAMES.index("motorbike")
 
 
-def _dets(t: float, boxes: list[tuple[float, float, float, float]],
-          classes: list[int]) -> Detections:
-    return Detections(t, np.array(boxes, dtype=np.float64).reshape(-1, 4),
-                      np.full(len(boxes), 0.9), np.array(classes, dtype=np.int64), CLASS_NAMES)
+def _dets(
+    t: float, boxes: list[tuple[float, float, float, float]], classes: list[int]
+) -> Detections:
+    return Detections(
+        t,
+        np.array(boxes, dtype=np.float64).reshape(-1, 4),
+        np.full(len(boxes), 0.9),
+        np.array(classes, dtype=np.int64),
+        CLASS_NAMES,
+    )
 
 
 def _frame(k: int, with_bike: bool = True) -> Detections:
-    car = (100.0 + 8 * k, 200.0, 180.0 + 8 * k, 250.0)         # car drives right
-    bike = (400.0, 300.0 - 6 * k, 430.0, 350.0 - 6 * k)         # motorbike drives up
-    return _dets(0.1 * k, [car, bike] if with_bike else [car],
-                 [CAR, MOTORBIKE] if with_bike else [CAR])
+    car = (100.0 + 8 * k, 200.0, 180.0 + 8 * k, 250.0)  # car drives right
+    bike = (400.0, 300.0 - 6 * k, 430.0, 350.0 - 6 * k)  # motorbike drives up
+    return _dets(
+        0.1 * k, [car, bike] if with_bike else [car], [CAR, MOTORBIKE] if with_bike else [CAR]
+    )
 
 
 def test_ids_are_kept_across_frames_and_boxes_are_the_detectors() -> None:

@@ -12,12 +12,21 @@ import yaml
 from vision.catalogue import CatalogueError, ViolationCatalogue, load_violation_catalogue
 
 SHIPPED = Path(__file__).resolve().parents[2] / "infra" / "data" / "violations.yaml"
-RULE_KEYS = {"red_light", "wrong_way", "wrong_lane", "illegal_stop", "stop_on_crosswalk",
-             "speeding", "sidewalk_driving", "restricted_zone"}
+RULE_KEYS = {
+    "red_light",
+    "wrong_way",
+    "wrong_lane",
+    "illegal_stop",
+    "stop_on_crosswalk",
+    "speeding",
+    "sidewalk_driving",
+    "restricted_zone",
+}
 
 
 def test_shipped_catalogue_covers_every_rule_for_both_categories(
-        catalogue: ViolationCatalogue) -> None:
+    catalogue: ViolationCatalogue,
+) -> None:
     assert set(catalogue.data.violations) == RULE_KEYS
     for key in RULE_KEYS - {"speeding"}:
         assert catalogue.resolve(key, "car") is not None
@@ -37,14 +46,22 @@ def test_red_light_references_per_category(catalogue: ViolationCatalogue) -> Non
 
 @pytest.mark.parametrize(
     ("cls", "over", "expected"),
-    [("motorbike", 4.9, None), ("motorbike", 5.0, (2, "b")), ("motorbike", 9.99, (2, "b")),
-     ("motorbike", 10.0, (4, "a")), ("motorbike", 20.0, (4, "a")), ("motorbike", 20.1, (8, "a")),
-     ("car", 5.0, (3, "a")), ("car", 20.0, (5, "đ")), ("car", 35.0, (6, "a")),
-     ("car", 35.1, (7, "a"))],
+    [
+        ("motorbike", 4.9, None),
+        ("motorbike", 5.0, (2, "b")),
+        ("motorbike", 9.99, (2, "b")),
+        ("motorbike", 10.0, (4, "a")),
+        ("motorbike", 20.0, (4, "a")),
+        ("motorbike", 20.1, (8, "a")),
+        ("car", 5.0, (3, "a")),
+        ("car", 20.0, (5, "đ")),
+        ("car", 35.0, (6, "a")),
+        ("car", 35.1, (7, "a")),
+    ],
 )
-def test_speeding_bands_follow_the_decree_wording(catalogue: ViolationCatalogue, cls: str,
-                                                  over: float,
-                                                  expected: tuple[int, str] | None) -> None:
+def test_speeding_bands_follow_the_decree_wording(
+    catalogue: ViolationCatalogue, cls: str, over: float, expected: tuple[int, str] | None
+) -> None:
     ref = catalogue.resolve("speeding", cls, {"overspeed_kmh": over})
     assert (None if ref is None else (ref.clause, ref.point)) == expected
 
@@ -67,16 +84,19 @@ def test_unknown_key_is_refused_naming_the_field(tmp_path: Path) -> None:
 def test_fine_range_must_be_ordered(tmp_path: Path) -> None:
     def swap(d: Any) -> None:
         d["violations"]["wrong_way"]["references"][0]["fine_vnd"] = [6000000, 4000000]
+
     assert "fine_vnd must be [min, max]" in _broken(tmp_path, swap)
 
 
 def test_overlapping_bands_are_refused(tmp_path: Path) -> None:
     def overlap(d: Any) -> None:
         d["violations"]["speeding"]["references"][1]["band"]["min"] = 8
+
     assert "overlaps" in _broken(tmp_path, overlap)
 
 
 def test_reference_to_an_unknown_category_is_refused(tmp_path: Path) -> None:
     def tractor(d: Any) -> None:
         d["violations"]["wrong_lane"]["references"][0]["category"] = "tractor"
+
     assert "unknown category 'tractor'" in _broken(tmp_path, tractor)

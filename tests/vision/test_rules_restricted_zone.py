@@ -12,11 +12,15 @@ from vision.rules import RestrictedZoneRule, Violation
 
 Replay = Callable[..., list[Violation]]
 
-SIDEWALK = RestrictedZone(id="walk", kind="sidewalk",
-                          polygon=[(800, 100), (1000, 100), (1000, 700), (800, 700)],
-                          allowed_classes=["bicycle"])
-PLAZA = RestrictedZone(id="plaza", kind="restricted",
-                       polygon=[(0, 0), (300, 0), (300, 200), (0, 200)])
+SIDEWALK = RestrictedZone(
+    id="walk",
+    kind="sidewalk",
+    polygon=[(800, 100), (1000, 100), (1000, 700), (800, 700)],
+    allowed_classes=["bicycle"],
+)
+PLAZA = RestrictedZone(
+    id="plaza", kind="restricted", polygon=[(0, 0), (300, 0), (300, 200), (0, 200)]
+)
 
 
 @pytest.fixture
@@ -30,8 +34,9 @@ def test_motorbike_riding_on_the_sidewalk(rule: RestrictedZoneRule, replay: Repl
     assert (found[0].legal.article, found[0].legal.clause, found[0].legal.point) == (7, 7, "a")
 
 
-def test_car_on_the_sidewalk_has_its_own_reference(rule: RestrictedZoneRule,
-                                                   replay: Replay) -> None:
+def test_car_on_the_sidewalk_has_its_own_reference(
+    rule: RestrictedZoneRule, replay: Replay
+) -> None:
     (v,) = replay(rule, {2: ("car", [(0.0, 900, 650), (3.0, 900, 200)])})
     assert (v.legal.article, v.legal.clause, v.legal.point, v.legal.points) == (6, 6, "d", 4)
 
@@ -41,11 +46,14 @@ def test_restricted_area_uses_its_key(rule: RestrictedZoneRule, replay: Replay) 
     assert (v.rule, v.legal.clause, v.legal.point) == ("restricted_zone", 5, "i")
 
 
-def test_allowed_class_standing_vehicle_and_pedestrian_are_fine(rule: RestrictedZoneRule,
-                                                                replay: Replay) -> None:
-    tracks = {4: ("bicycle", [(0.0, 900, 650), (3.0, 900, 200)]),
-              5: ("motorbike", [(0.1 * i, 900 + i % 2, 400) for i in range(40)]),
-              6: ("person", [(0.0, 900, 650), (3.0, 900, 200)])}
+def test_allowed_class_standing_vehicle_and_pedestrian_are_fine(
+    rule: RestrictedZoneRule, replay: Replay
+) -> None:
+    tracks = {
+        4: ("bicycle", [(0.0, 900, 650), (3.0, 900, 200)]),
+        5: ("motorbike", [(0.1 * i, 900 + i % 2, 400) for i in range(40)]),
+        6: ("person", [(0.0, 900, 650), (3.0, 900, 200)]),
+    }
     assert replay(rule, tracks) == []
 
 

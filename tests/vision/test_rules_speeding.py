@@ -13,9 +13,11 @@ from vision.rules import SpeedingRule, Violation
 Replay = Callable[..., list[Violation]]
 
 # 10 px per metre over a 1000x600 patch of road; limit 50 km/h.
-CALIBRATION = SpeedCalibration(image_points=((0, 0), (1000, 0), (1000, 600), (0, 600)),
-                               ground_points_m=((0, 0), (100, 0), (100, 60), (0, 60)),
-                               limit_kmh=50)
+CALIBRATION = SpeedCalibration(
+    image_points=((0, 0), (1000, 0), (1000, 600), (0, 600)),
+    ground_points_m=((0, 0), (100, 0), (100, 60), (0, 60)),
+    limit_kmh=50,
+)
 
 
 @pytest.fixture
@@ -40,19 +42,22 @@ def test_car_at_72_kmh_in_a_50_zone(rule: SpeedingRule, replay: Replay) -> None:
     assert (v.legal.fine_min_vnd, v.legal.fine_max_vnd) == (6_000_000, 8_000_000)
 
 
-def test_motorbike_at_72_kmh_gets_the_motorbike_band(rule: SpeedingRule,
-                                                     replay: Replay) -> None:
+def test_motorbike_at_72_kmh_gets_the_motorbike_band(rule: SpeedingRule, replay: Replay) -> None:
     (v,) = replay(rule, {2: ("motorbike", drive(72))})
     assert (v.legal.article, v.legal.clause, v.legal.point, v.legal.points) == (7, 8, "a", 4)
 
 
-@pytest.mark.parametrize(("kmh", "clause_point"), [(52, None), (54.5, None), (57, (3, "a")),
-                                                   (65, (5, "đ")), (90, (7, "a"))])
-def test_overspeed_bands(rule: SpeedingRule, replay: Replay, kmh: float,
-                         clause_point: tuple[int, str] | None) -> None:
+@pytest.mark.parametrize(
+    ("kmh", "clause_point"),
+    [(52, None), (54.5, None), (57, (3, "a")), (65, (5, "đ")), (90, (7, "a"))],
+)
+def test_overspeed_bands(
+    rule: SpeedingRule, replay: Replay, kmh: float, clause_point: tuple[int, str] | None
+) -> None:
     found = replay(rule, {3: ("car", drive(kmh))})
     assert [(v.legal.clause, v.legal.point) for v in found] == (
-        [clause_point] if clause_point else [])
+        [clause_point] if clause_point else []
+    )
 
 
 def test_speed_uses_each_points_own_timestamp(rule: SpeedingRule, replay: Replay) -> None:
@@ -63,8 +68,9 @@ def test_speed_uses_each_points_own_timestamp(rule: SpeedingRule, replay: Replay
     assert found and found[0].measured["speed_kmh"] == pytest.approx(72.0, abs=0.1)
 
 
-def test_outside_the_calibrated_patch_nothing_is_measured(catalogue: ViolationCatalogue,
-                                                          replay: Replay) -> None:
+def test_outside_the_calibrated_patch_nothing_is_measured(
+    catalogue: ViolationCatalogue, replay: Replay
+) -> None:
     patch = CALIBRATION.model_copy(update={"zone": [(0, 0), (400, 0), (400, 200), (0, 200)]})
     rule = SpeedingRule("cam-1", catalogue, patch, RuleTuning())
     assert replay(rule, {5: ("car", drive(72))}) == []  # drives at y=300, below the zone

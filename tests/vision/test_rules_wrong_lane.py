@@ -12,10 +12,17 @@ from vision.rules import Violation, WrongLaneRule
 
 Replay = Callable[..., list[Violation]]
 
-CAR_LANE = Lane(id="cars", polygon=[(0, 100), (300, 100), (300, 700), (0, 700)],
-                flow=[(150, 690), (150, 110)], allowed_classes=["car", "bus", "truck"])
-MIXED = Lane(id="mixed", polygon=[(300, 100), (600, 100), (600, 700), (300, 700)],
-             flow=[(450, 690), (450, 110)])
+CAR_LANE = Lane(
+    id="cars",
+    polygon=[(0, 100), (300, 100), (300, 700), (0, 700)],
+    flow=[(150, 690), (150, 110)],
+    allowed_classes=["car", "bus", "truck"],
+)
+MIXED = Lane(
+    id="mixed",
+    polygon=[(300, 100), (600, 100), (600, 700), (300, 700)],
+    flow=[(450, 690), (450, 110)],
+)
 
 
 @pytest.fixture
@@ -33,19 +40,21 @@ def test_motorbike_in_a_car_lane_is_reported_once(rule: WrongLaneRule, replay: R
 
 
 def test_allowed_classes_are_not_reported(rule: WrongLaneRule, replay: Replay) -> None:
-    tracks = {2: ("car", [(0.0, 150, 650), (4.0, 150, 250)]),
-              3: ("motorbike", [(0.0, 450, 650), (4.0, 450, 250)])}
+    tracks = {
+        2: ("car", [(0.0, 150, 650), (4.0, 150, 250)]),
+        3: ("motorbike", [(0.0, 450, 650), (4.0, 450, 250)]),
+    }
     assert replay(rule, tracks) == []
 
 
-def test_a_brief_cut_through_the_lane_is_not_reported(rule: WrongLaneRule,
-                                                      replay: Replay) -> None:
+def test_a_brief_cut_through_the_lane_is_not_reported(rule: WrongLaneRule, replay: Replay) -> None:
     # In the mixed lane, 0.6 s over the car lane's edge, back again.
     wp = [(0.0, 450, 650), (1.0, 450, 560), (1.3, 280, 530), (1.6, 450, 500), (4.0, 450, 250)]
     assert replay(rule, {4: ("motorbike", wp)}) == []
 
 
-def test_a_standing_motorbike_is_not_driving_in_the_lane(rule: WrongLaneRule,
-                                                         replay: Replay) -> None:
+def test_a_standing_motorbike_is_not_driving_in_the_lane(
+    rule: WrongLaneRule, replay: Replay
+) -> None:
     wp = [(0.1 * i, 150 + i % 2, 400) for i in range(40)]
     assert replay(rule, {5: ("motorbike", wp)}) == []

@@ -13,11 +13,14 @@ from vision.rules import Violation, WrongWayRule
 Replay = Callable[..., list[Violation]]
 
 # A lane up the image (traffic must move towards smaller y), and one that bends to the right.
-UP = Lane(id="up", polygon=[(300, 100), (500, 100), (500, 700), (300, 700)],
-          flow=[(400, 690), (400, 110)])
-BEND = Lane(id="bend", polygon=[(600, 300), (1000, 300), (1000, 420), (720, 420), (720, 700),
-                                (600, 700)],
-            flow=[(660, 690), (660, 360), (990, 360)])
+UP = Lane(
+    id="up", polygon=[(300, 100), (500, 100), (500, 700), (300, 700)], flow=[(400, 690), (400, 110)]
+)
+BEND = Lane(
+    id="bend",
+    polygon=[(600, 300), (1000, 300), (1000, 420), (720, 420), (720, 700), (600, 700)],
+    flow=[(660, 690), (660, 360), (990, 360)],
+)
 
 
 @pytest.fixture
@@ -63,6 +66,5 @@ def test_curved_lane_direction_follows_its_flow(rule: WrongWayRule, replay: Repl
     assert [v.where for v in replay(rule, {7: ("car", backward)})] == ["bend"]
 
 
-def test_crossing_the_lane_sideways_is_not_wrong_way(rule: WrongWayRule,
-                                                     replay: Replay) -> None:
+def test_crossing_the_lane_sideways_is_not_wrong_way(rule: WrongWayRule, replay: Replay) -> None:
     assert replay(rule, {8: ("car", [(0.0, 310, 400), (3.0, 490, 420)])}) == []

@@ -77,12 +77,16 @@ def test_movement_without_a_head_is_unknown_and_all_dark_is_off() -> None:
 def test_feed_message_with_default_and_override() -> None:
     state = state_from_feed({"all": "RED", "left": "green"}, t=3.0)
     assert (state.light("straight"), state.light("left"), state.light("right")) == (
-        Light.RED, Light.GREEN, Light.RED)
+        Light.RED,
+        Light.GREEN,
+        Light.RED,
+    )
     assert state_from_feed({"straight": "yellow"}, 0).light("straight") == Light.AMBER
 
 
-@pytest.mark.parametrize(("msg", "fragment"), [({"straight": "blue"}, "blue"),
-                                               ({"u_turn": "red"}, "u_turn")])
+@pytest.mark.parametrize(
+    ("msg", "fragment"), [({"straight": "blue"}, "blue"), ({"u_turn": "red"}, "u_turn")]
+)
 def test_feed_message_errors_name_the_culprit(msg: dict[str, str], fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment):
         state_from_feed(msg, 0)
@@ -116,16 +120,23 @@ def test_reader_crops_heads_from_a_full_frame_and_debounces() -> None:
     frame[:] = (90, 90, 90)
     frame[10:70, 10:34] = head_image((235, 30, 40))
     frame[10:40, 50:74] = head_image((40, 220, 90), h=30)
-    cfg = SignalConfig(source="image", confirm_frames=2, heads=[
-        SignalHead(kind="ball", box=(10, 10, 34, 70), movements=["straight", "left"]),
-        SignalHead(kind="arrow", box=(50, 10, 74, 40), movements=["left"]),
-    ])
+    cfg = SignalConfig(
+        source="image",
+        confirm_frames=2,
+        heads=[
+            SignalHead(kind="ball", box=(10, 10, 34, 70), movements=["straight", "left"]),
+            SignalHead(kind="arrow", box=(50, 10, 74, 40), movements=["left"]),
+        ],
+    )
     reader = SignalReader(cfg)
     first = reader.read(frame, 0.0)
     second = reader.read(frame, 0.1)
     assert first.light("straight") == Light.UNKNOWN
     assert (second.light("straight"), second.light("left"), second.light("right")) == (
-        Light.RED, Light.GREEN, Light.UNKNOWN)
+        Light.RED,
+        Light.GREEN,
+        Light.UNKNOWN,
+    )
     bgr = SignalReader(cfg)
     for t in (0.0, 0.1):
         state = bgr.read(np.ascontiguousarray(frame[..., ::-1]), t, bgr=True)

@@ -28,13 +28,22 @@ from vision.signals import SignalHistory
 logger = logging.getLogger(__name__)
 
 __all__ = [
-    "IllegalStopRule", "RedLightRule", "RestrictedZoneRule", "Rule", "RuleBase",
-    "SpeedingRule", "Violation", "WrongLaneRule", "WrongWayRule", "build_rules",
+    "IllegalStopRule",
+    "RedLightRule",
+    "RestrictedZoneRule",
+    "Rule",
+    "RuleBase",
+    "SpeedingRule",
+    "Violation",
+    "WrongLaneRule",
+    "WrongWayRule",
+    "build_rules",
 ]
 
 
-def build_rules(camera: CameraConfig, catalogue: ViolationCatalogue,
-                signals: SignalHistory | None = None) -> list[Rule]:
+def build_rules(
+    camera: CameraConfig, catalogue: ViolationCatalogue, signals: SignalHistory | None = None
+) -> list[Rule]:
     """Every rule the camera's configuration supports; ``signals`` feeds the red-light rule
     and is required when the camera has stop lines."""
     cid, tuning = camera.id, camera.tuning

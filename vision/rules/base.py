@@ -65,8 +65,9 @@ class RuleBase:
     key: ClassVar[str]
     _MAX_REMEMBERED = 10_000
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue,
-                 other_keys: Iterable[str] = ()) -> None:
+    def __init__(
+        self, camera_id: str, catalogue: ViolationCatalogue, other_keys: Iterable[str] = ()
+    ) -> None:
         """``other_keys``: catalogue keys besides ``key`` the rule may report."""
         missing = sorted(k for k in {self.key, *other_keys} if k not in catalogue)
         if missing:
@@ -84,22 +85,42 @@ class RuleBase:
                 continue
             yield track
 
-    def emit(self, track: Track, time: float, where: str, measured: Measured,
-             key: str | None = None) -> Violation | None:
+    def emit(
+        self, track: Track, time: float, where: str, measured: Measured, key: str | None = None
+    ) -> Violation | None:
         """Build the violation and remember the track; ``None`` when no reference applies."""
         key = key or self.key
         legal = self.catalogue.resolve(key, track.cls, measured)
         if legal is None:
-            logger.debug("camera %s: %s track %s: no legal reference for %s", self.camera_id,
-                         key, track.track_id, track.cls)
+            logger.debug(
+                "camera %s: %s track %s: no legal reference for %s",
+                self.camera_id,
+                key,
+                track.track_id,
+                track.cls,
+            )
             return None
         self._reported[track.track_id] = None
         while len(self._reported) > self._MAX_REMEMBERED:
             self._reported.popitem(last=False)
         ev = self.catalogue[key].evidence
-        logger.info("camera %s: %s by track %s (%s) at %.2f", self.camera_id, key,
-                    track.track_id, track.cls, time)
-        return Violation(rule=key, camera_id=self.camera_id, track_id=track.track_id,
-                         vehicle_class=track.cls, time=time, evidence_from=time - ev.before_s,
-                         evidence_to=time + ev.after_s, where=where, legal=legal,
-                         measured=dict(measured))
+        logger.info(
+            "camera %s: %s by track %s (%s) at %.2f",
+            self.camera_id,
+            key,
+            track.track_id,
+            track.cls,
+            time,
+        )
+        return Violation(
+            rule=key,
+            camera_id=self.camera_id,
+            track_id=track.track_id,
+            vehicle_class=track.cls,
+            time=time,
+            evidence_from=time - ev.before_s,
+            evidence_to=time + ev.after_s,
+            where=where,
+            legal=legal,
+            measured=dict(measured),
+        )

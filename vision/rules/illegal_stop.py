@@ -29,8 +29,13 @@ logger = logging.getLogger(__name__)
 class IllegalStopRule(RuleBase):
     key = "illegal_stop"
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue,
-                 zones: Sequence[NoStoppingZone], tuning: RuleTuning) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        catalogue: ViolationCatalogue,
+        zones: Sequence[NoStoppingZone],
+        tuning: RuleTuning,
+    ) -> None:
         super().__init__(camera_id, catalogue, (z.violation for z in zones))
         self.tuning = tuning
         self._zones = [(z, Polygon.of(z.polygon)) for z in zones]
@@ -51,8 +56,12 @@ class IllegalStopRule(RuleBase):
             dwell = last.t - since
             if dwell < cfg.max_dwell_s:
                 continue
-            measured: Measured = {"zone": cfg.id, "dwell_s": round(dwell, 2),
-                                  "stopped_since": since, "max_dwell_s": cfg.max_dwell_s}
+            measured: Measured = {
+                "zone": cfg.id,
+                "dwell_s": round(dwell, 2),
+                "stopped_since": since,
+                "max_dwell_s": cfg.max_dwell_s,
+            }
             v = self.emit(track, since + cfg.max_dwell_s, cfg.id, measured, key=cfg.violation)
             if v is not None:
                 out.append(v)

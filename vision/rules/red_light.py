@@ -46,14 +46,25 @@ class _Crossing:
 class RedLightRule(RuleBase):
     key = "red_light"
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue,
-                 stop_lines: Sequence[StopLine], signals: SignalHistory,
-                 tuning: RuleTuning) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        catalogue: ViolationCatalogue,
+        stop_lines: Sequence[StopLine],
+        signals: SignalHistory,
+        tuning: RuleTuning,
+    ) -> None:
         super().__init__(camera_id, catalogue)
         self.signals = signals
         self.tuning = tuning
-        self._lines = [(s.id, DirectedLine.of(s.line[0], s.line[1], s.direction),
-                        {m: Polygon.of(p) for m, p in s.exits.items()}) for s in stop_lines]
+        self._lines = [
+            (
+                s.id,
+                DirectedLine.of(s.line[0], s.line[1], s.direction),
+                {m: Polygon.of(p) for m, p in s.exits.items()},
+            )
+            for s in stop_lines
+        ]
         self._pending: dict[int, _Crossing] = {}
         self._settled: OrderedDict[int, None] = OrderedDict()
 
@@ -91,9 +102,13 @@ class RedLightRule(RuleBase):
         self._pending.pop(track.track_id, None)
         m = movement or "straight"
         since = self.signals.steady_since(c.t, m)
-        measured: Measured = {"signal": Light.RED.value, "movement": movement or "any",
-                    "red_for_s": round(c.t - since, 2) if since is not None else -1.0,
-                    "crossing_x": round(c.point[0], 1), "crossing_y": round(c.point[1], 1)}
+        measured: Measured = {
+            "signal": Light.RED.value,
+            "movement": movement or "any",
+            "red_for_s": round(c.t - since, 2) if since is not None else -1.0,
+            "crossing_x": round(c.point[0], 1),
+            "crossing_y": round(c.point[1], 1),
+        }
         v = self.emit(track, c.t, self._lines[c.line][0], measured)
         return [v] if v is not None else []
 
@@ -126,9 +141,12 @@ class RedLightRule(RuleBase):
 
     def _red_movements(self, tc: float) -> frozenset[Movement]:
         grace = self.tuning.red_grace_s
-        return frozenset(m for m in MOVEMENTS
-                         if self.signals.light_at(tc, m) == Light.RED
-                         and self.signals.light_at(tc - grace, m) == Light.RED)
+        return frozenset(
+            m
+            for m in MOVEMENTS
+            if self.signals.light_at(tc, m) == Light.RED
+            and self.signals.light_at(tc - grace, m) == Light.RED
+        )
 
     def _movement(self, track: Track, c: _Crossing) -> Movement | None:
         _, line, exits = self._lines[c.line]

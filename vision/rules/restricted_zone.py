@@ -30,12 +30,19 @@ KEY_BY_KIND = {"sidewalk": "sidewalk_driving", "restricted": "restricted_zone"}
 class RestrictedZoneRule(RuleBase):
     key = "restricted_zone"
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue,
-                 zones: Sequence[RestrictedZone], tuning: RuleTuning) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        catalogue: ViolationCatalogue,
+        zones: Sequence[RestrictedZone],
+        tuning: RuleTuning,
+    ) -> None:
         super().__init__(camera_id, catalogue, KEY_BY_KIND.values())
         self.tuning = tuning
-        self._zones = [(z.id, KEY_BY_KIND[z.kind], frozenset(z.allowed_classes),
-                        Polygon.of(z.polygon)) for z in zones]
+        self._zones = [
+            (z.id, KEY_BY_KIND[z.kind], frozenset(z.allowed_classes), Polygon.of(z.polygon))
+            for z in zones
+        ]
 
     def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
         out: list[Violation] = []
@@ -50,8 +57,11 @@ class RestrictedZoneRule(RuleBase):
             for zone_id, key, allowed, zone in self._zones:
                 if track.cls in allowed or not all(zone.contains(a) for a in anchors):
                     continue
-                measured: Measured = {"zone": zone_id, "duration_s": round(pts[-1].t - pts[0].t, 2),
-                            "distance_px": round(moved, 1)}
+                measured: Measured = {
+                    "zone": zone_id,
+                    "duration_s": round(pts[-1].t - pts[0].t, 2),
+                    "distance_px": round(moved, 1),
+                }
                 v = self.emit(track, pts[-1].t, zone_id, measured, key=key)
                 if v is not None:
                     out.append(v)

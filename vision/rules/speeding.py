@@ -30,13 +30,19 @@ logger = logging.getLogger(__name__)
 class SpeedingRule(RuleBase):
     key = "speeding"
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue,
-                 calibration: SpeedCalibration, tuning: RuleTuning) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        catalogue: ViolationCatalogue,
+        calibration: SpeedCalibration,
+        tuning: RuleTuning,
+    ) -> None:
         super().__init__(camera_id, catalogue)
         self.tuning = tuning
         self.limit_kmh = calibration.limit_kmh
-        self.homography = Homography.from_points(calibration.image_points,
-                                                 calibration.ground_points_m)
+        self.homography = Homography.from_points(
+            calibration.image_points, calibration.ground_points_m
+        )
         self.zone = Polygon.of(calibration.zone or list(calibration.image_points))
 
     def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
@@ -53,9 +59,12 @@ class SpeedingRule(RuleBase):
             over = speed - self.limit_kmh
             if over <= 0:
                 continue
-            measured: Measured = {"speed_kmh": round(speed, 1), "limit_kmh": self.limit_kmh,
-                        "overspeed_kmh": round(over, 1),
-                        "window_s": round(pts[-1].t - pts[0].t, 3)}
+            measured: Measured = {
+                "speed_kmh": round(speed, 1),
+                "limit_kmh": self.limit_kmh,
+                "overspeed_kmh": round(over, 1),
+                "window_s": round(pts[-1].t - pts[0].t, 3),
+            }
             v = self.emit(track, pts[-1].t, "speed_zone", measured)
             if v is not None:
                 out.append(v)

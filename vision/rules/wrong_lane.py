@@ -27,12 +27,18 @@ logger = logging.getLogger(__name__)
 class WrongLaneRule(RuleBase):
     key = "wrong_lane"
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue, lanes: Sequence[Lane],
-                 tuning: RuleTuning) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        catalogue: ViolationCatalogue,
+        lanes: Sequence[Lane],
+        tuning: RuleTuning,
+    ) -> None:
         super().__init__(camera_id, catalogue)
         self.tuning = tuning
-        self._lanes = [(ln.id, frozenset(ln.allowed_classes), Polygon.of(ln.polygon))
-                       for ln in lanes]
+        self._lanes = [
+            (ln.id, frozenset(ln.allowed_classes), Polygon.of(ln.polygon)) for ln in lanes
+        ]
 
     def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
         out: list[Violation] = []

@@ -32,8 +32,13 @@ _BACKWARD_SHARE = 0.75  # share of moving steps that must go against the lane
 class WrongWayRule(RuleBase):
     key = "wrong_way"
 
-    def __init__(self, camera_id: str, catalogue: ViolationCatalogue, lanes: Sequence[Lane],
-                 tuning: RuleTuning) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        catalogue: ViolationCatalogue,
+        lanes: Sequence[Lane],
+        tuning: RuleTuning,
+    ) -> None:
         super().__init__(camera_id, catalogue)
         self.tuning = tuning
         self._lanes = [(ln.id, Polygon.of(ln.polygon), Polyline.of(ln.flow)) for ln in lanes]
@@ -63,9 +68,12 @@ class WrongWayRule(RuleBase):
                 backward = [s for s in moving if s[0] * back[0] + s[1] * back[1] > 0]
                 if len(backward) < _BACKWARD_SHARE * len(moving):
                     break
-                measured: Measured = {"lane": lane_id, "duration_s": round(pts[-1].t - pts[0].t, 2),
-                            "distance_px": round(dist, 1),
-                            "angle_deg": round(math.degrees(math.acos(min(1.0, cos))), 1)}
+                measured: Measured = {
+                    "lane": lane_id,
+                    "duration_s": round(pts[-1].t - pts[0].t, 2),
+                    "distance_px": round(dist, 1),
+                    "angle_deg": round(math.degrees(math.acos(min(1.0, cos))), 1),
+                }
                 v = self.emit(track, pts[-1].t, lane_id, measured)
                 if v is not None:
                     out.append(v)
