@@ -1,0 +1,1 @@
+"""The worker's agents and timers; each module exposes ``register(app, runtime)``."""
