@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # imported by pytest as plugins; importing them first would s
     from fixtures.streams import WorkerProcess
 
 pytestmark = pytest.mark.integration
-pytest_plugins = ["fixtures.streams"]
 
 
 def run_replay(settings: Settings, *argv: str) -> int:
