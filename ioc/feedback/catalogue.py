@@ -84,6 +84,12 @@ class Category(BaseModel):
     examples: tuple[str, ...] = Field(
         default=(), description="Example reports (vi or en) the default model is trained on."
     )
+    duplicate_radius_m: float | None = Field(
+        default=None, gt=0, description="Overrides duplicates.radius_m for this category."
+    )
+    duplicate_window_h: float | None = Field(
+        default=None, gt=0, description="Overrides duplicates.window_h for this category."
+    )
 
     @field_validator("ack", "resolve")
     @classmethod
@@ -106,6 +112,17 @@ class TriageConfig(BaseModel):
         return _duration(value)
 
 
+class DuplicateConfig(BaseModel):
+    """When a new report is linked to an open one as the same case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    radius_m: float = Field(default=200.0, gt=0, description="Farthest distance of a duplicate.")
+    window_h: float = Field(default=72.0, gt=0, description="Oldest open report considered (h).")
+    min_similarity: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Least text similarity (0 = any text)."
+    )
+
+
 class FeedbackCatalogue(BaseModel):
     """The whole catalogue file."""
 
@@ -113,6 +130,9 @@ class FeedbackCatalogue(BaseModel):
     version: str = Field(description="Edition of the catalogue, e.g. '2025-06-01'.")
     calendar: CalendarConfig = Field(default_factory=CalendarConfig, description="Office hours.")
     triage: TriageConfig = Field(default_factory=TriageConfig, description="Triage policy.")
+    duplicates: DuplicateConfig = Field(
+        default_factory=DuplicateConfig, description="Duplicate linking policy."
+    )
     tiers: dict[str, Tier] = Field(description="Urgency tiers by key.")
     departments: dict[str, Department] = Field(description="Handling units by key.")
     categories: dict[str, Category] = Field(description="Categories by Open311 service code.")

@@ -76,6 +76,13 @@ class Acknowledged(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InfoRequested(Event):
+    """Staff ask the citizen for more information; the status does not change."""
+
+    question: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Resolved(Event):
     note: str = ""
 
@@ -233,6 +240,10 @@ def _acknowledged(report: Report, event: Event, policy: Policy) -> tuple[Report,
     return replace(report, status=Status.IN_PROGRESS, acknowledged_at=event.at), []
 
 
+def _info_requested(report: Report, event: Event, policy: Policy) -> tuple[Report, list[Effect]]:
+    return report, []
+
+
 def _resolved(report: Report, event: Event, policy: Policy) -> tuple[Report, list[Effect]]:
     acked = report.acknowledged_at or event.at
     return replace(report, status=Status.RESOLVED, acknowledged_at=acked, closed_at=event.at), []
@@ -262,6 +273,10 @@ _RULES: dict[type[Event], tuple[frozenset[Status], _Handler]] = {
     Classified: (frozenset({Status.RECEIVED}), _classified),
     Assigned: (_OPEN, _assigned),
     Acknowledged: (frozenset({Status.ROUTED}), _acknowledged),
+    InfoRequested: (
+        frozenset({Status.TRIAGE, Status.ROUTED, Status.IN_PROGRESS}),
+        _info_requested,
+    ),
     Resolved: (frozenset({Status.ROUTED, Status.IN_PROGRESS}), _resolved),
     Rejected: (_OPEN, _rejected),
     Reopened: (frozenset({Status.RESOLVED, Status.REJECTED}), _reopened),
