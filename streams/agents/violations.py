@@ -7,7 +7,8 @@ evidence files with their SHA-256. A message delivered twice, or footage process
 after a restart (same event ids), changes nothing. A malformed message goes to
 ``dead_letters`` (never silently dropped); a database outage is retried forever by
 :meth:`~streams.runtime.Runtime.with_db`, and events are acked (``noack_take`` + manual acks,
-as in :mod:`streams.agents.ingest`) only after the transaction committed.
+as in :mod:`streams.agents.ingest`) only after the transaction committed. Each new violation
+is then announced on the dashboard topic as ``violation.new`` (the police review queue).
 
 Example (in :func:`streams.app.create_app`)::
 
@@ -141,9 +142,11 @@ def _row(v: ViolationIn) -> tuple[Any, ...]:
     )
 
 
-async def store_violations(conn: psycopg.AsyncConnection[Any], items: Sequence[ViolationIn]) -> int:
-    """Store ``items`` in one transaction; returns how many were new."""
-    new = 0
+async def store_violations(
+    conn: psycopg.AsyncConnection[Any], items: Sequence[ViolationIn]
+) -> list[ViolationIn]:
+    """Store ``items`` in one transaction; returns those that were new."""
+    new: list[ViolationIn] = []
     async with conn.transaction():
         cur = conn.cursor()
         for v in items:
@@ -152,7 +155,7 @@ async def store_violations(conn: psycopg.AsyncConnection[Any], items: Sequence[V
             await cur.execute(_VIOLATION, _row(v))
             if await cur.fetchone() is None:
                 continue  # already stored
-            new += 1
+            new.append(v)
             await cur.executemany(
                 _FILE, [(v.event_id, f.path, f.kind, f.sha256, f.bytes) for f in v.evidence.files]
             )
@@ -183,12 +186,12 @@ def judge(batch: Sequence[bytes | None]) -> tuple[list[ViolationIn], list[tuple[
     return good, bad
 
 
-async def process(rt: Runtime, values: Sequence[bytes | None]) -> int:
+async def store_batch(rt: Runtime, values: Sequence[bytes | None]) -> list[ViolationIn]:
     """Validate and store one batch (transient database failures retried by ``rt.with_db``);
-    returns how many violations were new."""
+    returns the violations that were new."""
     good, bad = judge(values)
 
-    async def write(conn: psycopg.AsyncConnection[Any]) -> int:
+    async def write(conn: psycopg.AsyncConnection[Any]) -> list[ViolationIn]:
         if bad:
             await dead_letter(conn, bad)
         return await store_violations(conn, good)
@@ -197,6 +200,32 @@ async def process(rt: Runtime, values: Sequence[bytes | None]) -> int:
     rt.counters.messages += len(values)
     rt.counters.dead_letters += len(bad)
     return new
+
+
+async def process(rt: Runtime, values: Sequence[bytes | None]) -> int:
+    """:func:`store_batch`; returns how many violations were new."""
+    return len(await store_batch(rt, values))
+
+
+def new_violation_message(v: ViolationIn) -> bytes:
+    """Dashboard-topic notice of a stored violation for the review queue (channel
+    ``violations``): ids, rule and severity only - no image, no personal data."""
+    return encode(
+        {
+            "type": "violation.new",
+            "event": {
+                "event_id": str(v.event_id),
+                "camera_id": v.camera_id,
+                "camera_name": v.camera.name,
+                "rule": v.rule,
+                "vehicle_class": v.vehicle_class,
+                "time": v.time.isoformat(),
+                "status": "pending",
+                "fine_max_vnd": v.legal.fine_max_vnd,
+                "points": v.legal.points,
+            },
+        }
+    )
 
 
 def register(app: faust.App, rt: Runtime) -> None:
@@ -214,11 +243,13 @@ def register(app: faust.App, rt: Runtime) -> None:
         source = cast("faust.Stream[bytes]", stream)
         async for buffered in source.noack_take(100, within=rt.settings.sink_batch_within_s):
             events = cast(Sequence[faust.EventT[Any]], buffered)
-            new = await process(rt, [e.message.value for e in events])
+            new = await store_batch(rt, [e.message.value for e in events])
+            # the review queue learns of them live (stored first: a page may load the case)
+            await rt.publish([(rt.topics.dashboard, None, new_violation_message(v)) for v in new])
             for event in events:
                 await source.ack(event)
             if new:
-                logger.info("violations: stored %d new of %d", new, len(events))
+                logger.info("violations: stored %d new of %d", len(new), len(events))
 
 
 def encode(message: dict[str, Any]) -> bytes:
