@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Vendor the dashboard's third-party browser assets (uPlot) into static/vendor/.
+# Vendor the dashboard's third-party browser assets (uPlot, Leaflet) into static/vendor/.
 #
 # Why: the live page must never load code from a CDN (CSP is 'self' only, and the
 # centre may run air-gapped). npm installs the pinned versions from package.json into a
@@ -19,5 +19,10 @@ cp "$src/dist/uPlot.iife.min.js" "$dest/uPlot.iife.min.js"
 cp "$src/dist/uPlot.min.css" "$dest/uPlot.min.css"
 cp "$src/LICENSE" "$dest/uPlot.LICENSE"
 version="$(node -p "require('$src/package.json').version")"
-echo "uPlot $version" > "$dest/VERSIONS"
-echo "vendored uPlot $version into $dest"
+leaflet="$build/node_modules/leaflet"
+cp "$leaflet/dist/leaflet.js" "$dest/leaflet.js"
+cp "$leaflet/dist/leaflet.css" "$dest/leaflet.css"
+cp "$leaflet/LICENSE" "$dest/leaflet.LICENSE"
+lversion="$(node -p "require('$leaflet/package.json').version")"
+printf 'uPlot %s\nLeaflet %s\n' "$version" "$lversion" > "$dest/VERSIONS"
+echo "vendored uPlot $version and Leaflet $lversion into $dest"

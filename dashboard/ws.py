@@ -9,8 +9,10 @@ Protocol, client → server (an allow-list of typed commands, see ``WS_COMMANDS`
 
 server → client: ``hello`` (who you are, which channels you may use), ``snapshot`` after
 every (un)subscribe or resync, then the dashboard-topic messages of the subscribed channels
-as they arrive (``readings``, ``rollups``, ``alert``, ``deadletter``, ``heartbeat``), and
-``error`` for a refused command. Close codes: 4401 not logged in / session ended, 4403 role or
+as they arrive (``readings``, ``rollups``, ``alert``, ``deadletter``, ``heartbeat``,
+``alarm.*``, ``camera*``, …; see ``MESSAGE_CHANNEL``), possibly several at once as
+``{"type": "batch", "items": [...]}`` when the rate is high, and ``error`` for a refused
+command. Close codes: 4401 not logged in / session ended, 4403 role or
 origin refused, 1013 too slow (reconnect), 1011 snapshot unavailable.
 
 The session is re-checked every ``RECHECK_S`` and at its expiry, so a logout, an expired

@@ -114,8 +114,11 @@ async def test_operator_gets_snapshot_then_live_updates(
 ) -> None:
     async with await open_ws(dashboard, "operator") as ws:
         hello = await receive(ws)
-        assert hello["type"] == "hello" and hello["channels"] == ["alerts", "sensors", "system"]
-        await ws.send(json.dumps({"type": "subscribe", "channels": hello["channels"]}))
+        assert hello["type"] == "hello" and {"alerts", "sensors", "system"} <= set(
+            hello["channels"]
+        )
+        channels = ["alerts", "sensors", "system"]  # (the wall's channels have their tests)
+        await ws.send(json.dumps({"type": "subscribe", "channels": channels}))
         snap = await receive(ws)
         assert snap["type"] == "snapshot"
         assert snap["channels"] == ["alerts", "sensors", "system"]
@@ -156,7 +159,8 @@ async def test_police_cannot_subscribe_to_system_and_gets_no_heartbeats(
 ) -> None:
     async with await open_ws(dashboard, "police") as ws:
         hello = await receive(ws, "hello")
-        assert hello["channels"] == ["alerts", "sensors"]
+        assert {"alerts", "sensors"} <= set(hello["channels"])
+        assert "system" not in hello["channels"]
         await ws.send(json.dumps({"type": "subscribe", "channels": ["sensors", "system"]}))
         snap = await receive(ws, "snapshot")
         assert snap["channels"] == ["sensors"] and "workers" not in snap

@@ -159,8 +159,9 @@ function scheduleRender() {
 
 function handle(msg) {
   switch (msg.type) {
+    case "batch": for (const item of msg.items ?? []) handle(item); break;
     case "hello":
-      channels = msg.channels;
+      channels = msg.channels.filter((c) => ["sensors", "alerts", "system"].includes(c));
       $("user").textContent = `${msg.user} · ${msg.role}`;
       socket.send(JSON.stringify({ type: "subscribe", channels }));
       setConn("syncing");
