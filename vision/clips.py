@@ -1,8 +1,9 @@
 """MP4 writing for evidence clips: H.264 where possible, so reviewers' browsers can play it.
 
 The pip OpenCV wheels usually cannot encode H.264 (licensing), so the writer is chosen once
-per process: OpenCV's own ``avc1`` when this build has it, else the system ``ffmpeg`` with
-libx264 fed raw frames on a pipe, else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not
+per process: OpenCV's own ``avc1`` when this build has it, else an ``ffmpeg`` with
+libx264 (the system's, or the static build of the pinned ``imageio-ffmpeg`` wheel) fed raw
+frames on a pipe, else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not
 in browsers). The codec used is recorded in each clip's metadata.
 
 Example::
@@ -51,10 +52,27 @@ def _opencv_can(fourcc: str) -> bool:
         return ok and Path(path).stat().st_size > 0
 
 
+def _ffmpeg_candidates() -> list[str]:
+    """The system ``ffmpeg`` first, then the static build shipped by the ``imageio-ffmpeg``
+    wheel (it has libx264), so clips play in browsers without a system package."""
+    found = [exe] if (exe := shutil.which("ffmpeg")) else []
+    try:
+        import imageio_ffmpeg  # type: ignore[import-untyped]
+
+        found.append(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass
+    return found
+
+
 def _ffmpeg_x264() -> str | None:
-    exe = shutil.which("ffmpeg")
-    if exe is None:
-        return None
+    for exe in _ffmpeg_candidates():
+        if _has_x264(exe):
+            return exe
+    return None
+
+
+def _has_x264(exe: str) -> bool:
     try:
         out = subprocess.run(
             [exe, "-hide_banner", "-encoders"],
@@ -64,8 +82,8 @@ def _ffmpeg_x264() -> str | None:
             check=False,
         ).stdout
     except (OSError, subprocess.SubprocessError):
-        return None
-    return exe if " libx264 " in out else None
+        return False
+    return " libx264 " in out
 
 
 @functools.cache

@@ -84,6 +84,43 @@ class StopLine(_Strict):
         return self
 
 
+class CountLine(_Strict):
+    id: str = Field(pattern=_ID, description="Counting line id, unique in the camera.")
+    line: tuple[Point, Point] = Field(description="The line's two end points [[x, y], [x, y]].")
+    direction: Point = Field(
+        description="Direction counted as 'forward' across the line, e.g. [0, -1] = up the "
+        "image; crossings the other way are counted as 'backward'."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> CountLine:
+        DirectedLine.of(self.line[0], self.line[1], self.direction)
+        return self
+
+
+class CountingTuning(_Strict):
+    """How tracker fragments become vehicles and when a vehicle counts (see vision.counting)."""
+
+    max_gap_s: float = Field(
+        default=1.5, gt=0, le=30, description="Longest gap bridged between two fragments."
+    )
+    link_px: float = Field(
+        default=40,
+        gt=0,
+        description="Largest distance from where a lost fragment was heading "
+        "to where a new one starts, pixels (plus a quarter of the box height).",
+    )
+    min_points: int = Field(
+        default=3, ge=1, le=100, description="Detector observations a vehicle needs to count."
+    )
+    line_margin_px: float = Field(
+        default=4, ge=0, description="A side of a counting line counts beyond this distance."
+    )
+    line_end_px: float = Field(
+        default=20, ge=0, description="Crossings this far past a line's ends still count."
+    )
+
+
 class Lane(_Strict):
     id: str = Field(pattern=_ID, description="Lane id, unique in the camera.")
     polygon: PolygonPx = Field(description="Lane outline [[x, y], ...] in pixels.")
@@ -138,7 +175,17 @@ class SignalConfig(_Strict):
     source: Literal["image", "feed"] = Field(
         description="image: read lamp colours from `heads`; feed: a signal-phase topic."
     )
-    feed_topic: str | None = Field(default=None, description="Topic of the phase feed.")
+    feed_topic: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,249}$",
+        description="Kafka topic (full name) of the signal controller's phase feed; message "
+        "format in docs/CONTRACTS.md, Vision.",
+    )
+    feed_junction: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Only phases whose `junction` is this (several junctions on one topic).",
+    )
     heads: list[SignalHead] = Field(default_factory=list, description="Signal heads in the image.")
     confirm_frames: int = Field(
         default=3, ge=1, le=30, description="Readings in a row needed to accept a light change."
@@ -218,6 +265,9 @@ class CameraConfig(_Strict):
     frame: FrameSize = Field(description="Frame size the geometry is drawn on.")
     stop_lines: list[StopLine] = Field(default_factory=list, description="Signal stop lines.")
     lanes: list[Lane] = Field(default_factory=list, description="Lanes with direction and classes.")
+    count_lines: list[CountLine] = Field(
+        default_factory=list, description="Lines where vehicles are counted per direction."
+    )
     no_stopping_zones: list[NoStoppingZone] = Field(
         default_factory=list, description="Zones with a maximum dwell."
     )
@@ -227,11 +277,20 @@ class CameraConfig(_Strict):
     signal: SignalConfig | None = Field(default=None, description="The traffic light, if any.")
     speed: SpeedCalibration | None = Field(default=None, description="Speed calibration, if any.")
     tuning: RuleTuning = Field(default_factory=RuleTuning, description="Rule thresholds.")
+    counting: CountingTuning = Field(
+        default_factory=CountingTuning, description="Fragment merging and counting thresholds."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> CameraConfig:
         _check_source(self.source)
-        for name in ("stop_lines", "lanes", "no_stopping_zones", "restricted_zones"):
+        for name in (
+            "stop_lines",
+            "lanes",
+            "count_lines",
+            "no_stopping_zones",
+            "restricted_zones",
+        ):
             ids = [item.id for item in getattr(self, name)]
             dup = sorted({i for i in ids if ids.count(i) > 1})
             if dup:
@@ -252,6 +311,7 @@ class CameraConfig(_Strict):
         for i, s in enumerate(self.stop_lines):
             out.append((f"stop_lines[{i}].line", list(s.line)))
             out += [(f"stop_lines[{i}].exits.{m}", list(p)) for m, p in s.exits.items()]
+        out += [(f"count_lines[{i}].line", list(c.line)) for i, c in enumerate(self.count_lines)]
         for i, ln in enumerate(self.lanes):
             out += [(f"lanes[{i}].polygon", ln.polygon), (f"lanes[{i}].flow", ln.flow)]
         out += [

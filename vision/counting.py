@@ -1,53 +1,143 @@
-"""Traffic counts per camera: distinct vehicles per class per minute; pure.
+"""Traffic counts of one camera from finished vehicles: line crossings and per-minute flow; pure.
 
-A vehicle is counted once, in the minute (UTC, wall clock) when its track has first moved
-``min_move_px`` (so parked cars and detector flicker on a kerb do not count). Camera configs
-have no counting line yet; once one exists, counting crossings of it fits here.
+Fed by :class:`vision.vehicles.VehicleLedger` (fragments already merged, class voted):
 
-Example::
+* **line counts** - totals per counting line, direction and class (``report()``);
+* **unique vehicles per minute** per class - a moving vehicle counts once, in the minute
+  (wall clock, UTC) it was last seen;
+* **traffic flow per minute, lane and class** (``intensity``, ``occupancy``, mean speed) in the
+  shape of the Smart Data Models ``TrafficFlowObserved``. Occupancy is the share of the
+  minute a lane held at least one vehicle of the class (what a loop detector measures).
+  Vehicles outside every configured lane - or all of them when the camera has no lanes - go
+  to the lane ``all``.
 
-    counter = TrafficCounter()
-    counter.observe(book.tracks, wall=frame.wall)
-    for minute, counts in counter.closed(now_wall):    # whole minutes only
-        print(minute, counts)                           # 1732350000.0 {'car': 4, ...}
+A minute is reported once ``grace_s`` has passed after its end (vehicles finish a little after
+they leave). Example::
+
+    counter = TrafficCounter(bucket_s=60)
+    counter.add(ledger.observe(tracks, t, wall))
+    counter.presence(ledger.present(t), dt=0.1, wall=wall)
+    for minute in counter.closed(now_wall):
+        minute.start, minute.vehicles, minute.flows     # 1732350000.0, {'car': 4}, [...]
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from vision.tracks import VEHICLE_CLASSES, Track
+from vision.tracks import VEHICLE_CLASSES
+from vision.vehicles import Vehicle
 
 logger = logging.getLogger(__name__)
 
+ALL_LANES = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class LaneFlow:
+    """Flow of one class on one lane over one minute."""
+
+    lane: str
+    vehicle_class: str
+    intensity: int
+    occupancy: float | None
+    mean_speed_kmh: float | None
+
+
+@dataclass
+class MinuteCounts:
+    start: float
+    vehicles: dict[str, int] = field(default_factory=dict)
+    crossings: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    speeds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    lane_vehicles: dict[tuple[str, str], int] = field(default_factory=dict)
+    occupied_s: dict[tuple[str, str], float] = field(default_factory=dict)
+    observed_s: float = 0.0
+
+    @property
+    def flows(self) -> list[LaneFlow]:
+        keys = sorted(set(self.lane_vehicles) | set(self.occupied_s))
+        out = []
+        for lane, cls in keys:
+            speeds = self.speeds.get((lane, cls), [])
+            occ = (
+                round(min(1.0, self.occupied_s.get((lane, cls), 0.0) / self.observed_s), 4)
+                if self.observed_s > 0
+                else None
+            )
+            out.append(
+                LaneFlow(
+                    lane,
+                    cls,
+                    self.lane_vehicles.get((lane, cls), 0),
+                    occ,
+                    round(sum(speeds) / len(speeds), 1) if speeds else None,
+                )
+            )
+        return out
+
 
 class TrafficCounter:
-    """Counts each moving vehicle track once, bucketed by wall-clock minute."""
+    """Line totals and per-minute buckets of one camera."""
 
-    def __init__(self, min_move_px: float = 20.0, bucket_s: float = 60.0) -> None:
-        self.min_move_px, self.bucket_s = min_move_px, bucket_s
-        self._counted: OrderedDict[int, None] = OrderedDict()
-        self._buckets: dict[float, dict[str, int]] = {}
+    def __init__(
+        self, bucket_s: float = 60.0, grace_s: float = 5.0, min_move_px: float = 20.0
+    ) -> None:
+        self.bucket_s, self.grace_s, self.min_move_px = bucket_s, grace_s, min_move_px
+        self.lines: dict[tuple[str, str, str], int] = {}  # (line, direction, class) -> n
+        self.unique: dict[str, int] = {}
+        self._buckets: dict[float, MinuteCounts] = {}
 
-    def observe(self, tracks: Mapping[int, Track], wall: float) -> None:
-        for tid, track in tracks.items():
-            if tid in self._counted or len(track.points) < 2 or track.cls not in VEHICLE_CLASSES:
+    def _bucket(self, wall: float) -> MinuteCounts:
+        start = wall - wall % self.bucket_s
+        b = self._buckets.get(start)
+        if b is None:
+            b = self._buckets[start] = MinuteCounts(start)
+        return b
+
+    def add(self, vehicles: Iterable[Vehicle]) -> None:
+        """Count finished vehicles (those the ledger returned)."""
+        for v in vehicles:
+            cls = v.cls
+            if cls not in VEHICLE_CLASSES:
                 continue
-            first, last = track.points[0].anchor, track.last.anchor
-            if math.hypot(last[0] - first[0], last[1] - first[1]) < self.min_move_px:
-                continue
-            self._counted[tid] = None
-            while len(self._counted) > 10_000:
-                self._counted.popitem(last=False)
-            bucket = self._buckets.setdefault(wall - wall % self.bucket_s, {})
-            bucket[track.cls] = bucket.get(track.cls, 0) + 1
+            for line, (direction, wall) in v.crossings.items():
+                key = (line, direction, cls)
+                self.lines[key] = self.lines.get(key, 0) + 1
+                b = self._bucket(wall)
+                b.crossings[key] = b.crossings.get(key, 0) + 1
+            if v.max_disp < self.min_move_px and not v.crossings:
+                continue  # parked or a detector flicker on a kerb
+            self.unique[cls] = self.unique.get(cls, 0) + 1
+            b = self._bucket(v.last_wall)
+            b.vehicles[cls] = b.vehicles.get(cls, 0) + 1
+            lane = v.lane or ALL_LANES
+            b.lane_vehicles[(lane, cls)] = b.lane_vehicles.get((lane, cls), 0) + 1
+            speed = v.speed_kmh()
+            if speed is not None:
+                b.speeds.setdefault((lane, cls), []).append(speed)
 
-    def closed(self, now_wall: float, flush: bool = False) -> list[tuple[float, dict[str, int]]]:
-        """Finished buckets (start, counts per class), oldest first, removed from the counter;
-        ``flush`` also returns the current, unfinished one."""
-        current = now_wall - now_wall % self.bucket_s
-        done = sorted(b for b in self._buckets if flush or b < current)
-        return [(b, self._buckets.pop(b)) for b in done]
+    def presence(self, live: Iterable[Vehicle], dt: float, wall: float) -> None:
+        """Account ``dt`` seconds of observation ending at ``wall``: which lanes held which
+        classes (occupancy). ``dt`` is the time since the previous tick, capped by the caller."""
+        b = self._bucket(wall)
+        b.observed_s += dt
+        held = {(v.lane or ALL_LANES, v.cls) for v in live if v.cls in VEHICLE_CLASSES}
+        for key in held:
+            b.occupied_s[key] = b.occupied_s.get(key, 0.0) + dt
+
+    def closed(self, now_wall: float, flush: bool = False) -> list[MinuteCounts]:
+        """Finished minutes, oldest first, removed from the counter (``flush``: all of them)."""
+        done = sorted(
+            s for s in self._buckets if flush or s + self.bucket_s + self.grace_s <= now_wall
+        )
+        return [self._buckets.pop(s) for s in done]
+
+    def report(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Line totals as ``{line: {direction: {class: n}}}``."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for (line, direction, cls), n in sorted(self.lines.items()):
+            out.setdefault(line, {}).setdefault(direction, {})[cls] = n
+        return out

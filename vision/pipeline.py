@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from vision.annotate import draw
 from vision.catalogue import ViolationCatalogue
@@ -41,6 +42,7 @@ from vision.evidence import (
     FrameRing,
     Overlay,
 )
+from vision.flow import flow_messages
 from vision.motion import MotionConfig, MotionGate, roi_mask
 from vision.publish import (
     Publisher,
@@ -52,13 +54,22 @@ from vision.publish import (
     violation_message,
     violation_notice,
 )
+from vision.riders import fuse_riders
 from vision.rules import Violation, build_rules
+from vision.signal_feed import SignalFeed
 from vision.signals import Light, SignalHistory, SignalReader
 from vision.source import Frame, Grabber, RateMeter
 from vision.tracking import ObjectTracker, TrackerConfig
 from vision.tracks import Detections, TrackBook
+from vision.vehicles import VehicleLedger
 
 logger = logging.getLogger(__name__)
+
+
+class SignalInbox(Protocol):
+    """Phase-feed messages received since the last call (``vision.feed_consumer``)."""
+
+    def drain(self) -> list[tuple[str, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +80,7 @@ class PipelineOptions:
     topic_violations: str = "ioc.violations"
     topic_dashboard: str = "ioc.dashboard"
     topic_observations: str = "ioc.observations.raw"
+    topic_flow: str = "ioc.traffic.flow"
     evidence_root: Path = Path(".ioc/evidence")
     gate: bool = True
     every_frame: bool = False
@@ -108,6 +120,11 @@ class CameraWorker:
         self.history = SignalHistory()
         sig = camera.signal
         self.reader = SignalReader(sig) if sig is not None and sig.source == "image" else None
+        self.feed = (
+            SignalFeed(self.history, sig.feed_junction)
+            if sig is not None and sig.source == "feed"
+            else None
+        )
         self.rules = build_rules(camera, catalogue, self.history)
         window = max(
             (
@@ -118,7 +135,11 @@ class CameraWorker:
         )
         self.ring = FrameRing(window + camera.tuning.movement_timeout_s + 2.0, opts.evidence_fps)
         self.recorder = EvidenceRecorder(camera, self.ring)
-        self.counter = TrafficCounter(camera.tuning.min_move_px)
+        self.ledger = VehicleLedger(camera)
+        self.counter = TrafficCounter(
+            grace_s=camera.counting.max_gap_s + 2.0, min_move_px=camera.tuning.min_move_px
+        )
+        self._last_tick_t: float | None = None
         self.tracked: Detections | None = None
         self.lights: Mapping[Movement, Light] = {}
         self.stats = CameraStats()
@@ -142,6 +163,9 @@ class CameraWorker:
             state = self.reader.read(frame.image, frame.t, bgr=True)
             self.history.add(state)
             self.lights = dict(state.lights)
+        if self.feed is not None:
+            self.feed.advance(frame.t, frame.wall)
+            self.lights = dict(self.feed.lights)
         return True if self.gate is None else self.gate.check(frame.image, frame.t).detect
 
     def apply(self, frame: Frame, detections: Detections | None) -> list[Violation]:
@@ -152,12 +176,15 @@ class CameraWorker:
         if detections is not None:
             self.stats.detections += 1
             self.detected.tick(now)
-            self.tracked = self.tracker.update(detections)
+            self.tracked = self.tracker.update(fuse_riders(detections))
         else:
             self.tracked = self.tracker.carry(frame.t)
         points = self.tracked.points() if self.tracked is not None else []
         tracks = self.book.update(points, frame.t)
-        self.counter.observe(tracks, frame.wall)
+        self.counter.add(self.ledger.observe(tracks, frame.t, frame.wall))
+        dt = 0.0 if self._last_tick_t is None else min(1.0, max(0.0, frame.t - self._last_tick_t))
+        self._last_tick_t = frame.t
+        self.counter.presence(self.ledger.present(frame.t), dt, frame.wall)
         out = [v for rule in self.rules for v in rule.evaluate(tracks, frame.t)]
         self.ring.add(frame.t, frame.wall, frame.image, Overlay(self.tracked, self.lights))
         self.lag_s = time.time() - frame.wall
@@ -183,6 +210,21 @@ class Pipeline:
         self._last_health: dict[str, float] = {}
         self._last_frame_msg: dict[str, float] = {}
         self._latest: dict[str, Frame] = {}
+        self.signal_inbox: SignalInbox | None = None
+
+    def signal_message(self, topic: str, raw: bytes) -> int:
+        """Hand one phase-feed message to every camera reading ``topic``; returns how many
+        took it (a malformed message is logged and skipped, the cameras go on)."""
+        took = 0
+        for w in self.workers.values():
+            sig = w.camera.signal
+            if w.feed is None or sig is None or sig.feed_topic != topic:
+                continue
+            try:
+                took += w.feed.receive(raw) is not None
+            except ValueError as exc:
+                logger.warning("%s: signal feed message refused: %s", w.camera.id, exc)
+        return took
 
     @classmethod
     def build(
@@ -217,7 +259,7 @@ class Pipeline:
                 if not self.step(live, until_s):
                     stop.wait(0.005)
         finally:
-            self._housekeeping(force=True)  # a last report while the sources are still open
+            self._housekeeping(force=True, counts=False)  # health while sources are still open
             for g in self.feeds.values():
                 g.stop()
             self._finish()
@@ -226,6 +268,9 @@ class Pipeline:
     def step(self, live: set[str], until_s: float | None = None) -> bool:
         """One round: each camera advances to its next tick (frames in between only go to
         its evidence ring), then one detector batch for every tick that needs it."""
+        if self.signal_inbox is not None:
+            for topic, raw in self.signal_inbox.drain():
+                self.signal_message(topic, raw)
         todo: list[tuple[CameraWorker, Frame, bool]] = []
         for cid in sorted(live):
             tick = self._next_tick(cid, live, until_s)
@@ -284,7 +329,7 @@ class Pipeline:
         )
         self.publisher.send(self.opts.topic_violations, msg, key=job.camera.id, urgent=True)
 
-    def _housekeeping(self, force: bool = False) -> None:
+    def _housekeeping(self, force: bool = False, counts: bool = True) -> None:
         now = time.time()
         mono = time.monotonic()
         for cid, w in self.workers.items():
@@ -300,15 +345,19 @@ class Pipeline:
                 self.publisher.send(
                     self.opts.topic_dashboard, frame_message(cid, img, frame.wall), key=cid
                 )
-            for minute, counts in w.counter.closed(now, flush=force):
+            for minute in w.counter.closed(now, flush=force) if counts else []:
                 self.publisher.send(
-                    self.opts.topic_dashboard, counts_message(cid, minute, counts), key=cid
+                    self.opts.topic_dashboard,
+                    counts_message(cid, minute.start, minute.vehicles),
+                    key=cid,
                 )
+                for msg in flow_messages(w.camera, minute):
+                    self.publisher.send(self.opts.topic_flow, msg, key=cid)
                 sensor = self.opts.count_sensors.get(cid)
                 if sensor is not None:
                     self.publisher.send(
                         self.opts.topic_observations,
-                        flow_observation(sensor, minute, counts),
+                        flow_observation(sensor, minute.start, minute.vehicles),
                         key=sensor,
                     )
 
@@ -336,6 +385,7 @@ class Pipeline:
 
     def _finish(self) -> None:
         for w in self.workers.values():
+            w.counter.add(w.ledger.flush())
             for job in w.recorder.ready(flush=True):
                 self.writer.submit(job)
         self.writer.close()

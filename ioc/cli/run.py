@@ -4,9 +4,12 @@ Steps: start the embedded services (in this process, stopped on exit) → ``db m
 ``db seed`` → first admin (password printed once) → the replay's API key (kept in
 ``IOC_HOME``, mode 0600, reused next time) → Kafka topics → ``ioc worker``, ``ioc
 dashboard`` and, with ``IOC_MQTT_URL``, ``ioc mqtt`` as children, each waited for until
-ready → the live page URL → ``ioc replay`` (``IOC_REPLAY_ON_RUN``) → supervise.
+ready → the live page URL → ``ioc replay`` (``IOC_REPLAY_ON_RUN``) → ``ioc vision run`` on
+the configured cameras (the sample clips, looping; ``IOC_VISION_ON_RUN``, detections capped
+at ``IOC_VISION_RUN_DETECT_FPS`` per camera) → supervise.
 
-A child that dies is named with the tail of its log, and everything is stopped (exit 1).
+A child that dies is named with the tail of its log, and everything is stopped (exit 1);
+only the camera pipeline is optional: if it stops, that is reported and the centre goes on.
 Ctrl-C or SIGTERM stops every child and the services this command started (exit 0).
 """
 
@@ -46,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="also stream the children's logs to this terminal",
     )
     p.add_argument("--no-replay", action="store_true", help="do not start the data replay")
+    p.add_argument("--no-vision", action="store_true", help="do not start the camera pipeline")
     p.add_argument(
         "--replay-limit", type=int, default=None, help="stop the replay after N readings"
     )
@@ -271,12 +275,30 @@ def _run_centre(
                 f"replay started: real data via {settings.replay_path}, "
                 f"x{settings.replay_speed:g} (progress in {replay.log})"
             )
+        vision = _start_vision(group, settings, args)
         say("Ctrl-C stops everything.")
-        _supervise(group, replay, show_progress=not args.foreground_logs)
+        _supervise(group, replay, show_progress=not args.foreground_logs, optional=vision)
     finally:
         say("stopping processes ...")
         group.stop_all(hurry=hurry)
         record_dashboard_url(settings, None)
+
+
+def _start_vision(group: Any, settings: Settings, args: argparse.Namespace) -> Any:
+    """``ioc vision run`` on every configured camera, looping the sample clips; ``None`` when
+    disabled or impossible (no weights, no camera config) - the centre runs without it."""
+    if not settings.vision_on_run or getattr(args, "no_vision", False):
+        return None
+    if not settings.model_path.is_file():
+        say(f"cameras: not started (no detector weights at {settings.model_path})")
+        return None
+    if not any(settings.cameras_dir.glob("*.y*ml")):
+        say(f"cameras: not started (no camera configs in {settings.cameras_dir})")
+        return None
+    cap = f"{settings.vision_run_detect_fps:g}"
+    vision = group.start("vision", ["vision", "run", "--all", "--max-detect-fps", cap])
+    say(f"cameras: `ioc vision run` started, at most {cap} detections/s each ({vision.log})")
+    return vision
 
 
 def _ready_pid(path: Path) -> int | None:
@@ -302,8 +324,16 @@ def _last_progress(log: Path) -> str | None:
     return None
 
 
-def _supervise(group: Any, replay: Any, *, show_progress: bool, every_s: float = 30.0) -> NoReturn:
-    """Until a signal: a replay that ends well is reported once; any other exit is fatal.
+def _supervise(
+    group: Any,
+    replay: Any,
+    *,
+    show_progress: bool,
+    every_s: float = 30.0,
+    optional: Any = None,
+) -> NoReturn:
+    """Until a signal: a replay that ends well is reported once; the ``optional`` child (the
+    camera pipeline) stopping is reported once with its log; any other exit is fatal.
 
     Every ``every_s`` the replay's progress is repeated here, so the terminal shows that
     data flows without ``--foreground-logs``.
@@ -318,6 +348,14 @@ def _supervise(group: Any, replay: Any, *, show_progress: bool, every_s: float =
         ):
             replay.done_ok = True
             say("replay finished (all data sent); the centre keeps running.")
+        if optional is not None and not optional.done_ok and not optional.alive():
+            from infra.launcher import log_tail
+
+            optional.done_ok = True
+            say(
+                f"{optional.name} stopped ({optional.describe_exit()}); the centre keeps "
+                f"running without it. Last lines of {optional.log}:\n{log_tail(optional.log, 8)}"
+            )
         dead = group.first_dead()
         if dead is not None:
             raise dead.failure(f"{dead.describe_exit()}; stopping everything")

@@ -3,6 +3,8 @@
 Examples::
 
     ioc vision check-config vision/cameras
+    ioc vision analyze ../shared/data/video/vn_cctv_junction_a.mp4 --camera vn-junction-a \
+        --out /tmp/junction-a                 # report.json + evidence, every frame
     ioc vision detect ../shared/data/video/us_residential_street_cam.mp4 --at 15 --out car.png
     ioc vision run --all                      # every camera in IOC_CAMERAS_DIR, to Kafka
     ioc vision run --camera vn-junction-a --no-kafka --seconds 10
@@ -50,7 +52,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--seconds", type=float, default=None, help="stop after this much stream time per camera"
     )
     run.add_argument("--no-kafka", action="store_true", help="log messages instead of sending")
+    run.add_argument(
+        "--max-detect-fps",
+        type=float,
+        default=None,
+        help="cap every camera's detections per second (ioc run: IOC_VISION_RUN_DETECT_FPS)",
+    )
     run.set_defaults(func=cmd_run)
+
+    analyze = sub.add_parser(
+        "analyze", help="whole pipeline offline on one video: report.json + evidence"
+    )
+    analyze.add_argument("video", type=Path, help="video file")
+    analyze.add_argument(
+        "--camera", required=True, help="camera YAML file, or a camera id of IOC_CAMERAS_DIR"
+    )
+    analyze.add_argument("--out", type=Path, required=True, help="output folder")
+    analyze.set_defaults(func=cmd_analyze)
 
     check = sub.add_parser("check-config", help="validate camera YAML files")
     check.add_argument("path", type=Path, help="camera YAML file or folder")
@@ -86,6 +104,82 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     if not cameras:
         print("error: no camera configs found", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    """Every frame of ``video`` through the pipeline (no frame dropped, no Kafka); writes
+    ``OUT/report.json`` and the evidence under ``OUT/evidence``; progress on stderr."""
+    import json
+    import time
+
+    import cv2
+
+    from vision.catalogue import load_violation_catalogue
+    from vision.config import CameraConfigError, load_cameras
+    from vision.detector import DetectorSpec, create_detector
+    from vision.pipeline import Pipeline, PipelineOptions
+    from vision.publish import MemoryPublisher
+    from vision.report import build_report
+    from vision.source import CameraSource, Grabber
+
+    if not args.video.is_file():
+        print(f"error: video not found: {args.video}", file=sys.stderr)
+        return 1
+    try:
+        path = Path(args.camera)
+        cams = load_cameras(path if path.suffix in {".yaml", ".yml"} else settings.cameras_dir)
+    except CameraConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    camera = next(iter(cams.values())) if len(cams) == 1 else cams.get(args.camera)
+    if camera is None:
+        print(f"error: unknown camera {args.camera!r}; known: {sorted(cams)}", file=sys.stderr)
+        return 2
+    cap = cv2.VideoCapture(str(args.video), cv2.CAP_FFMPEG)
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    cap.release()
+    if total <= 0:
+        print(f"error: {camera.id}: cannot read video {args.video}", file=sys.stderr)
+        return 1
+    args.out.mkdir(parents=True, exist_ok=True)
+    detector = create_detector(DetectorSpec.from_settings(settings))
+    feeds = {
+        camera.id: Grabber(CameraSource(camera.id, str(args.video)), size=4, drop_oldest=False)
+    }
+    publisher = MemoryPublisher()
+    opts = PipelineOptions(evidence_root=args.out / "evidence", device=detector.plan.device)
+    pipe = Pipeline.build([camera], load_violation_catalogue(), feeds, detector, publisher, opts)
+    worker = pipe.workers[camera.id]
+    done = threading.Event()
+
+    def progress() -> None:
+        while not done.wait(1.0):
+            n = worker.stats.frames
+            bar = "#" * (30 * n // total)
+            print(f"\r{camera.id} [{bar:<30}] {n}/{total} frames", end="", file=sys.stderr)
+
+    shown = threading.Thread(target=progress, daemon=True)
+    shown.start()
+    start = time.monotonic()
+    try:
+        stats = pipe.run()[camera.id]
+    finally:
+        done.set()
+        shown.join()
+    print(f"\r{camera.id} [{'#' * 30}] {stats.frames}/{total} frames", file=sys.stderr)
+    report = build_report(
+        str(args.video), camera, stats, worker.counter, publisher.messages, opts.topic_violations
+    )
+    report["wall_seconds"] = round(time.monotonic() - start, 2)
+    report["evidence_root"] = str(opts.evidence_root)
+    (args.out / "report.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    print(
+        f"{stats.frames} frames, {len(report['violations'])} violation(s), "
+        f"crossings {report['line_crossings']} -> {args.out / 'report.json'}"
+    )
     return 0
 
 
@@ -143,7 +237,9 @@ def _ensure_topics(bootstrap: str, settings: Settings) -> None:
 
     from ioc.services.broker import create_topics
 
-    names = [settings.topic(n) for n in ("violations", "dashboard", "observations.raw")]
+    names = [
+        settings.topic(n) for n in ("violations", "dashboard", "observations.raw", "traffic.flow")
+    ]
     asyncio.run(create_topics(bootstrap, names, settings.topic_partitions))
 
 
@@ -166,10 +262,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: unknown camera(s) {unknown}; known: {sorted(cameras)}", file=sys.stderr)
         return 2
     chosen = [cameras[c] for c in args.camera] if args.camera else list(cameras.values())
+    cap = getattr(args, "max_detect_fps", None)
+    if cap is not None and cap > 0:
+        chosen = [c.model_copy(update={"detect_fps": min(c.detect_fps, cap)}) for c in chosen]
     if not chosen:
         print("error: no cameras configured", file=sys.stderr)
         return 1
     publisher: Publisher
+    bootstrap: str | None = None
     if args.no_kafka:
         publisher = LogPublisher()
     else:
@@ -199,12 +299,26 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         topic_violations=settings.topic("violations"),
         topic_dashboard=settings.topic("dashboard"),
         topic_observations=settings.topic("observations.raw"),
+        topic_flow=settings.topic("traffic.flow"),
         evidence_root=settings.evidence_dir or settings.home / "evidence",
         frame_interval_s=settings.camera_frame_interval_s,
         device=detector.plan.device,
         count_sensors=_count_sensors(settings, [c.id for c in chosen]),
     )
     pipe = Pipeline.build(chosen, load_violation_catalogue(), feeds, detector, publisher, opts)
+    feed_topics = [
+        c.signal.feed_topic
+        for c in chosen
+        if c.signal is not None and c.signal.source == "feed" and c.signal.feed_topic
+    ]
+    inbox = None
+    if feed_topics and bootstrap is not None:
+        from vision.feed_consumer import FeedConsumer
+
+        inbox = FeedConsumer(bootstrap, feed_topics)
+        pipe.signal_inbox = inbox
+    elif feed_topics:
+        logger.warning("signal feeds %s need Kafka (not with --no-kafka)", feed_topics)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -213,6 +327,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         stats = pipe.run(stop, until_s=args.seconds)
     finally:
         publisher.close()
+        if inbox is not None:
+            inbox.close()
     for cid, st in stats.items():
         print(
             f"{cid}: {st.frames} frames, {st.ticks} processed, {st.detections} detected, "

@@ -103,6 +103,28 @@ async def _wait_for_readings(url: str, password: str, deadline_s: float) -> dict
                     return dict(msg)
 
 
+async def _wait_for_camera(url: str, password: str, deadline_s: float) -> dict[str, Any]:
+    """The first camera health message on the ``cameras`` channel (``ioc vision run``)."""
+    from dashboard.auth import SESSION_COOKIE
+
+    async with httpx.AsyncClient(base_url=url) as http:
+        resp = await http.post("/login", json={"username": "admin", "password": password})
+        resp.raise_for_status()
+        token = resp.cookies[SESSION_COOKIE]
+    ws_url = "ws" + url.removeprefix("http").rstrip("/") + "/ws"
+    async with asyncio.timeout(deadline_s):
+        async with connect(
+            ws_url,
+            additional_headers={"Cookie": f"{SESSION_COOKIE}={token}"},
+            origin=url.rstrip("/"),
+        ) as ws:
+            await ws.send(json.dumps({"type": "subscribe", "channels": ["cameras"]}))
+            while True:
+                msg = json.loads(await ws.recv())
+                if msg.get("type") == "camera" and msg.get("connected"):
+                    return dict(msg)
+
+
 @pytest.mark.integration
 def test_run_starts_the_centre_and_stops_everything_on_sigint(
     fresh_home: Path, tmp_path: Path
@@ -122,15 +144,19 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
         password = out.wait_for(r"password: (\S+)", 300).group(1)
         url = out.wait_for(r"Live page:\s+(http://\S+)", 300).group(1)
         out.wait_for(r"replay started", 30)
+        out.wait_for(r"cameras: `ioc vision run` started, at most 2 detections/s", 30)
         run_dir = fresh_home / "run"
         children = json.loads((run_dir / "children.json").read_text())["children"]
         services = json.loads((run_dir / "services.json").read_text())
-        assert set(children) == {"worker", "dashboard", "replay"}
+        assert set(children) == {"worker", "dashboard", "replay", "vision"}
         service_pids = [services[n]["pid"] for n in ("postgres", "broker")]
         snapshot = asyncio.run(_wait_for_readings(url, password, 120))
         assert snapshot["type"] in ("snapshot", "readings")
+        camera = asyncio.run(_wait_for_camera(url, password, 180))
+        ids = {"vn-junction-a", "vn-junction-b", "us-residential-street", "parking-lot-aisle"}
+        assert camera["camera_id"] in ids and camera["processed_fps"] >= 0
         assert out.text().count(password) == 1  # shown once
-        for name in ("worker", "dashboard", "replay"):
+        for name in ("worker", "dashboard", "replay", "vision"):
             assert (fresh_home / "logs" / f"{name}.log").stat().st_size > 0
     finally:
         if proc.poll() is None:

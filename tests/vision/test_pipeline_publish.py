@@ -9,7 +9,6 @@ import numpy as np
 
 from vision.catalogue import ViolationCatalogue
 from vision.config import CameraConfig
-from vision.counting import TrafficCounter
 from vision.evidence import EvidenceFile
 from vision.publish import (
     event_id,
@@ -18,7 +17,6 @@ from vision.publish import (
     violation_message,
 )
 from vision.rules.base import Violation
-from vision.tracks import TrackBook, TrackPoint
 
 CAM = CameraConfig.model_validate(
     {
@@ -73,16 +71,7 @@ def test_frame_message_is_a_small_jpeg() -> None:
     assert base64.b64decode(msg["jpeg_b64"])[:2] == b"\xff\xd8"
 
 
-def test_counts_once_per_moving_vehicle_per_minute() -> None:
-    counter, book = TrafficCounter(min_move_px=20), TrackBook()
-    for i in range(10):
-        pts = [
-            TrackPoint(i * 0.1, 1, "car", (0, 0, 10, 10 + 5 * i), 0.9),  # drives
-            TrackPoint(i * 0.1, 2, "car", (50, 0, 60, 10), 0.9),  # parked
-            TrackPoint(i * 0.1, 3, "person", (0, 0, 10, 10 + 5 * i), 0.9),
-        ]  # not a vehicle
-        counter.observe(book.update(pts, i * 0.1), wall=120.0 + i)
-    assert counter.closed(150.0) == []
-    assert counter.closed(181.0) == [(120.0, {"car": 1})]
+def test_flow_observation_is_vehicles_per_hour() -> None:
     obs = flow_observation("cam-cam-1", 120.0, {"car": 1})
     assert obs["value"] == 60.0 and obs["unit"] == "veh/h" and obs["quantity"] == "traffic_flow"
+    assert obs["time"] == "1970-01-01T00:03:00.000+00:00"

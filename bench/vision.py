@@ -1,0 +1,388 @@
+"""Benchmark of the camera pipeline (issue #3), CPU or GPU, on the real sample clips.
+
+In one run, over the same clip, the same weights and the same image size:
+
+* **pipeline** - ``vision.pipeline`` as deployed: ticks at the camera's ``detect_fps``, motion
+  gate, rider fusion, ByteTrack, fragments merged into vehicles, line counts;
+* **baseline** - plain ``YOLO(weights).track(clip, stream=True, imgsz=...)`` (ultralytics'
+  ByteTrack on every frame), its tracks counted on the same lines the same way (a track
+  counts once per line per net direction, class = its most frequent class).
+
+Both are reported with decoded frames handled per wall second, detector calls per decoded
+frame, CPU seconds per video second, unique vehicle tracks per class, and line counts with
+their error against the hand counts (``tests/vision/hand_counts.yaml``).
+
+Then **capacity**: N copies of the camera, looping in real time (frames dropped when the
+pipeline falls behind, as with a live camera) at ``--capacity-fps`` detections/s, for N in
+``--capacity``; a count is *sustained* when every camera keeps >= 95 % of its tick rate per
+wall second, its video advances >= 95 % as fast as the wall clock (decoding keeps up) and its
+last lag is < 1 s (a tick runs the detector unless the motion gate saw a still scene, so
+``detector_frames_per_s_mean`` is reported beside it). The **violation latency** is from the captured frame of the event to the
+``camera_violation`` notice being handed to the publisher, over every capacity run.
+
+Progress goes to stderr; the last stdout line is ONE JSON object with the figures.
+
+Example::
+
+    .venv/bin/python bench/vision.py                               # ~3 minutes on 2 cores
+    .venv/bin/python bench/vision.py --capacity 2,4,6,8,10 --capacity-seconds 30
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on sys.path and its name (vision.py)
+# would hide the ``vision`` package: take the folder off before importing it.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from typing import Any
+
+import yaml
+
+from ioc.settings import Settings
+from vision.catalogue import load_violation_catalogue
+from vision.config import CameraConfig, load_cameras, resolve_source
+from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
+from vision.geometry import DirectedLine
+from vision.pipeline import Pipeline, PipelineOptions
+from vision.publish import MemoryPublisher, Message
+from vision.source import CameraSource, Grabber
+from vision.tracks import VEHICLE_CLASSES
+
+HAND = Path(__file__).resolve().parents[1] / "tests" / "vision" / "hand_counts.yaml"
+COCO_TO_OURS = {
+    "car": "car",
+    "motorcycle": "motorbike",
+    "bus": "bus",
+    "truck": "truck",
+    "bicycle": "bicycle",
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+class TimedPublisher(MemoryPublisher):
+    """Keeps messages and when each was handed over (for the violation latency)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.latencies: list[float] = []
+
+    def send(
+        self, topic: str, value: Message, key: str | None = None, urgent: bool = False
+    ) -> None:
+        if value.get("type") == "camera_violation":
+            from datetime import datetime
+
+            event = datetime.fromisoformat(str(value["time"])).timestamp()
+            self.latencies.append(time.time() - event)
+        super().send(topic, value, key, urgent)
+
+
+def count_error(found: dict[str, Any], hand: dict[str, Any]) -> tuple[int, int]:
+    err = total = 0
+    for line, dirs in hand.items():
+        for direction in ("forward", "backward"):
+            want = dirs.get(direction) or {}
+            got = found.get(line, {}).get(direction, {})
+            total += sum(want.values())
+            err += sum(abs(got.get(c, 0) - want.get(c, 0)) for c in set(want) | set(got))
+    return err, total
+
+
+def cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def run_pipeline(
+    settings: Settings, det: UltralyticsDetector, camera: CameraConfig
+) -> dict[str, Any]:
+    src = resolve_source(camera.source, settings.shared_dir)
+    feeds = {camera.id: Grabber(CameraSource(camera.id, src), size=4, drop_oldest=False)}
+    calls0, infer0 = det.calls, det.inference_s
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = PipelineOptions(evidence_root=Path(tmp), device=det.plan.device)
+        pipe = Pipeline.build(
+            [camera], load_violation_catalogue(), feeds, det, MemoryPublisher(), opts
+        )
+        c0, w0 = cpu_s(), time.perf_counter()
+        st = pipe.run()[camera.id]
+        wall, cpu = time.perf_counter() - w0, cpu_s() - c0
+    w = pipe.workers[camera.id]
+    video_s = (st.last_t or 0.0) - (st.first_t or 0.0)
+    return {
+        "frames": st.frames,
+        "video_s": round(video_s, 3),
+        "detector_frames": st.detections,
+        "detector_calls_per_frame": round((det.calls - calls0) / max(1, st.frames), 3),
+        "frames_per_s": round(st.frames / wall, 2),
+        "detector_s": round(det.inference_s - infer0, 2),
+        "wall_s": round(wall, 2),
+        "cpu_s_per_video_s": round(cpu / max(1e-9, video_s), 2),
+        "unique_vehicles": dict(sorted(w.counter.unique.items())),
+        "line_counts": w.counter.report(),
+    }
+
+
+def run_baseline(
+    settings: Settings, camera: CameraConfig, imgsz: int, video_s: float, threads: int
+) -> dict[str, Any]:
+    import torch
+    from ultralytics.models import YOLO
+
+    src = resolve_source(camera.source, settings.shared_dir)
+    model = YOLO(str(settings.model_path), task="detect")
+    lines = {c.id: DirectedLine.of(c.line[0], c.line[1], c.direction) for c in camera.count_lines}
+    margin, end = camera.counting.line_margin_px, camera.counting.line_end_px
+    classes: dict[int, dict[str, int]] = {}
+    sides: dict[tuple[int, str], int] = {}
+    net: dict[tuple[int, str], int] = {}
+    frames = 0
+    c0, w0 = cpu_s(), time.perf_counter()
+    for r in model.track(
+        source=src, stream=True, imgsz=imgsz, device="cpu", verbose=False, persist=True
+    ):
+        frames += 1
+        if frames == 1 and threads > 0:  # ultralytics sets its own count on its first frame
+            torch.set_num_threads(threads)
+        b = r.boxes
+        if b is None or b.id is None:
+            continue
+        for (x1, _, x2, y2), cid, tid in zip(
+            b.xyxy.tolist(), b.cls.tolist(), b.id.tolist(), strict=True
+        ):
+            name = COCO_TO_OURS.get(r.names[int(cid)])
+            if name is None:
+                continue
+            tid = int(tid)
+            votes = classes.setdefault(tid, {})
+            votes[name] = votes.get(name, 0) + 1
+            anchor = ((x1 + x2) / 2, y2)
+            for lid, line in lines.items():
+                sd = line.signed_distance(anchor)
+                side = 1 if sd > margin else -1 if sd < -margin else 0
+                prev = sides.get((tid, lid), 0)
+                if side:
+                    sides[(tid, lid)] = side
+                if (
+                    prev
+                    and side
+                    and side != prev
+                    and -end <= line.along(anchor) <= line.length + end
+                ):
+                    net[(tid, lid)] = net.get((tid, lid), 0) + side
+    wall, cpu = time.perf_counter() - w0, cpu_s() - c0
+    unique: dict[str, int] = {}
+    for votes in classes.values():
+        top = max(votes.items(), key=lambda kv: kv[1])[0]
+        unique[top] = unique.get(top, 0) + 1
+    found: dict[str, dict[str, dict[str, int]]] = {}
+    for (tid, lid), n in net.items():
+        if n == 0:
+            continue
+        cls = max(classes[tid].items(), key=lambda kv: kv[1])[0]
+        d = found.setdefault(lid, {}).setdefault("forward" if n > 0 else "backward", {})
+        d[cls] = d.get(cls, 0) + 1
+    return {
+        "frames": frames,
+        "detector_calls_per_frame": 1.0,
+        "frames_per_s": round(frames / wall, 2),
+        "wall_s": round(wall, 2),
+        "cpu_s_per_video_s": round(cpu / video_s, 2),
+        "unique_vehicles": dict(sorted(unique.items())),
+        "line_counts": found,
+    }
+
+
+def run_capacity(
+    settings: Settings,
+    det: UltralyticsDetector,
+    camera: CameraConfig,
+    n: int,
+    fps: float,
+    seconds: float,
+    publisher: TimedPublisher,
+) -> dict[str, Any]:
+    src = resolve_source(camera.source, settings.shared_dir)
+    cams = [
+        camera.model_copy(update={"id": f"{camera.id}-{i}", "detect_fps": fps}) for i in range(n)
+    ]
+    feeds = {
+        c.id: Grabber(CameraSource(c.id, src, loop=True), realtime=True, drop_oldest=True)
+        for c in cams
+    }
+    calls0 = det.calls
+    with tempfile.TemporaryDirectory() as tmp:
+        opts = PipelineOptions(evidence_root=Path(tmp), device=det.plan.device)
+        pipe = Pipeline.build(cams, load_violation_catalogue(), feeds, det, publisher, opts)
+        stop = threading.Event()
+        at_stop: list[float] = []
+
+        def finish() -> None:  # measured when the run stops, not after the evidence flush
+            at_stop[:] = [time.perf_counter(), cpu_s()]
+            stop.set()
+
+        timer = threading.Timer(seconds, finish)
+        c0, w0 = cpu_s(), time.perf_counter()
+        timer.start()
+        stats = pipe.run(stop)
+        wall, cpu = at_stop[0] - w0, at_stop[1] - c0
+    # per wall second until the stop; a camera keeps up when its stream time advanced as fast
+    # as the wall clock (decoding is part of the load: a starved grabber falls behind)
+    rates = [s.ticks / wall for s in stats.values()]
+    detected = [s.detections / wall for s in stats.values()]
+    keep_up = [((s.last_t or 0.0) - (s.first_t or 0.0)) / wall for s in stats.values()]
+    lags = [w.lag_s or 0.0 for w in pipe.workers.values()]
+    dropped = sum(g.dropped for g in feeds.values())
+    ok = min(rates) >= 0.95 * fps and min(keep_up) >= 0.95 and max(lags) < 1.0
+    out = {
+        "cameras": n,
+        "ticks_per_s_min": round(min(rates), 2),
+        "detector_frames_per_s_mean": round(sum(detected) / len(detected), 2),
+        "stream_s_per_wall_s_min": round(min(keep_up), 3),
+        "detector_calls": det.calls - calls0,
+        "lag_s_max": round(max(lags), 3),
+        "dropped_frames": dropped,
+        "cpu_cores_used": round(cpu / wall, 2),
+        "cpu_cores_per_camera": round(cpu / wall / n, 3),
+        "sustained": ok,
+    }
+    log(f"[capacity] {json.dumps(out)}")
+    return out
+
+
+def _accuracy(pipe: dict[str, Any], base: dict[str, Any], hand: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"hand": hand}
+    for name, r in (("pipeline", pipe), ("baseline", base)):
+        err, total = count_error(r["line_counts"], hand)
+        out[name] = {
+            "line_counts": r["line_counts"],
+            "error": round(err / max(1, total), 3),
+            "unique_vehicles": r["unique_vehicles"],
+        }
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--camera", default="vn-junction-a", help="camera id (needs hand counts)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--capacity", default="2,4,6,8", help="camera counts to try, or ''")
+    parser.add_argument("--capacity-fps", type=float, default=5.0, help="detections/s per camera")
+    parser.add_argument("--capacity-seconds", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=3, help="pipeline/baseline passes")
+    parser.add_argument(
+        "--no-accuracy-clips",
+        dest="accuracy_clips",
+        action="store_false",
+        help="skip the counts on the other hand-counted clips",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = Settings(
+        vision_device="cpu",
+        vision_torch_threads=args.threads,
+        home=Path(tempfile.gettempdir()) / "ioc-bench-vision",
+    )
+    cameras = load_cameras(settings.cameras_dir)
+    camera = cameras[args.camera]
+    clip = Path(resolve_source(camera.source, settings.shared_dir)).name
+    hand_all = yaml.safe_load(HAND.read_text(encoding="utf-8"))["clips"]
+    hand = hand_all[clip]["lines"]
+    det = create_detector(DetectorSpec.from_settings(settings))
+    if not isinstance(det, UltralyticsDetector):
+        raise SystemExit("the benchmark needs the ultralytics detector")
+    load_before = os.getloadavg()
+    warm = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
+    if warm is not None:  # the first inference sets up the predictor (seconds): not measured
+        det.detect([warm.image], [0.0])
+    pipes: list[dict[str, Any]] = []
+    bases: list[dict[str, Any]] = []
+    for i in range(args.repeat):  # alternated, best of N: other work on the machine varies
+        log(f"pipeline, pass {i + 1}/{args.repeat} ...")
+        pipes.append(run_pipeline(settings, det, camera))
+        log(f"[pipeline] {json.dumps(pipes[-1])}")
+        log(f"baseline YOLO.track(stream=True), pass {i + 1}/{args.repeat} ...")
+        bases.append(
+            run_baseline(settings, camera, det.spec.imgsz, pipes[-1]["video_s"], args.threads)
+        )
+        log(f"[baseline] {json.dumps(bases[-1])}")
+    pipe = max(pipes, key=lambda r: r["frames_per_s"])
+    base = max(bases, key=lambda r: r["frames_per_s"])
+    pipe["frames_per_s_all"] = [r["frames_per_s"] for r in pipes]
+    base["frames_per_s_all"] = [r["frames_per_s"] for r in bases]
+    for r in (pipe, base):
+        err, total = count_error(r["line_counts"], hand)
+        r["line_count_error"] = round(err / max(1, total), 3)
+    accuracy: dict[str, Any] = {clip: _accuracy(pipe, base, hand)}
+    for other, spec in sorted(hand_all.items()):
+        if other == clip or not args.accuracy_clips:
+            continue
+        log(f"accuracy on {other} ...")
+        cam = cameras[spec["camera"]]
+        p = run_pipeline(settings, det, cam)
+        b = run_baseline(settings, cam, det.spec.imgsz, p["video_s"], args.threads)
+        accuracy[other] = _accuracy(p, b, spec["lines"])
+        log(f"[accuracy] {other} {json.dumps(accuracy[other])}")
+    capacity: list[dict[str, Any]] = []
+    publisher = TimedPublisher()
+    for n in [int(x) for x in args.capacity.split(",") if x.strip()]:
+        capacity.append(
+            run_capacity(
+                settings, det, camera, n, args.capacity_fps, args.capacity_seconds, publisher
+            )
+        )
+    sustained = max((c["cameras"] for c in capacity if c["sustained"]), default=0)
+    lat = sorted(publisher.latencies)
+    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None
+    result = {
+        "benchmark": "vision",
+        "clip": clip,
+        "device": det.plan.device,
+        "gpu": "none lent to this session" if det.plan.device == "cpu" else det.plan.device,
+        "torch_threads": args.threads,
+        "imgsz": det.spec.imgsz,
+        "model": settings.model_path.name,
+        "hand_counts": hand,
+        "pipeline": pipe,
+        "baseline": base,
+        "speedup": round(pipe["frames_per_s"] / base["frames_per_s"], 2),
+        "speedup_median": round(
+            statistics.median(pipe["frames_per_s_all"])
+            / statistics.median(base["frames_per_s_all"]),
+            2,
+        ),
+        "accuracy": accuracy,
+        "capacity_fps_per_camera": args.capacity_fps,
+        "capacity": capacity,
+        "cameras_sustained": sustained,
+        "violation_latency_s_p95": None if p95 is None else round(p95, 3),
+        "violation_latency_samples": len(lat),
+        "violation_latency_s_median": round(statistics.median(lat), 3) if lat else None,
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "vehicle_classes": list(VEHICLE_CLASSES),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
