@@ -19,16 +19,22 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+import orjson
+
 from ioc.domain.catalogue import Catalogue
 
 EVENT_NAMESPACE: Final = uuid.UUID("8f1d2a0e-5c7b-4c8e-9a51-3f0f6f3b1c11")
 QUALITIES: Final = frozenset({"good", "suspect", "estimated"})
+_UNKNOWN_SAFETY: Final = uuid.SafeUUID.unknown  # enum member lookups are not free
+_LONG_DIGITS: Final = re.compile(rb"[0-9]{19}")  # may be an integer beyond 64 bits
+_NUMBER: Final = (int, float)
 NATIVE_FIELDS: Final = frozenset(
     {"sensor_id", "time", "quantity", "value", "unit", "quality", "event_id"}
 )
@@ -108,14 +114,23 @@ def event_id_for(sensor_id: str, quantity: str, time: datetime) -> uuid.UUID:
     """
     name = f"{sensor_id}|{quantity}|{time.astimezone(UTC).isoformat()}".encode()
     digest = hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()
-    return uuid.UUID(int=int.from_bytes(digest[:16], "big") & _V5_CLEAR | _V5_SET)
+    return _uuid(int.from_bytes(digest[:16], "big") & _V5_CLEAR | _V5_SET)
+
+
+def _uuid(value: int) -> uuid.UUID:
+    """``uuid.UUID(int=value)`` for a value known to fit 128 bits, without ``__init__``'s
+    argument parsing (a third of the cost of :func:`event_id_for`)."""
+    out = object.__new__(uuid.UUID)
+    object.__setattr__(out, "int", value)
+    object.__setattr__(out, "is_safe", _UNKNOWN_SAFETY)
+    return out
 
 
 def parse_time(raw: Any) -> datetime:
     """ISO 8601 with a UTC offset, or epoch seconds. Naive times are refused (ambiguous)."""
     if isinstance(raw, bool):
         raise ValueError("time must be an ISO 8601 string or epoch seconds")
-    if isinstance(raw, int | float):
+    if isinstance(raw, _NUMBER):
         if not math.isfinite(raw):
             raise ValueError("time is not finite")
         return datetime.fromtimestamp(raw, UTC)
@@ -127,10 +142,29 @@ def parse_time(raw: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def loads(payload: bytes | str) -> Any:
+    """Parse JSON exactly as :func:`json.loads` does, with orjson (several times faster).
+
+    orjson parses what it accepts to the same values as the standard library, except integers
+    outside 64 bits, which it turns into floats: a payload with a run of 19 or more digits
+    (cheap to spot) is therefore parsed by :func:`json.loads`. What orjson refuses - ``NaN``/
+    ``Infinity`` literals, ``1e400``, lone surrogates, a BOM, UTF-16/32 text, nesting deeper
+    than 1024 - is parsed again by :func:`json.loads`. So every payload gets the standard
+    library's result and reason codes: ``NaN`` is still ``out_of_range``, a 400-digit integer
+    still ``out_of_range``, a broken body still ``malformed_json``; duplicate keys: last wins.
+    """
+    if _LONG_DIGITS.search(payload if isinstance(payload, bytes) else payload.encode()):
+        return json.loads(payload)
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return json.loads(payload)
+
+
 def decode_items(payload: bytes | str) -> list[Any]:
     """JSON text → list of raw items (one object, a list, or an ``observations`` batch)."""
     try:
-        doc = json.loads(payload)
+        doc = loads(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError("malformed_json", f"body is not valid JSON: {exc}") from exc
     except RecursionError as exc:  # e.g. "[[[[…" nested deeper than the interpreter allows
@@ -155,9 +189,9 @@ def validate_item(index: int, item: Any, ctx: ValidationContext) -> Observation 
 
     if not isinstance(item, dict):
         return reject("invalid_schema", None, "each observation must be a JSON object")
-    unknown = item.keys() - NATIVE_FIELDS
-    if unknown:
-        return reject("invalid_schema", sorted(unknown)[0], f"unknown field(s): {sorted(unknown)}")
+    if not NATIVE_FIELDS.issuperset(item):
+        unknown = sorted(item.keys() - NATIVE_FIELDS)
+        return reject("invalid_schema", unknown[0], f"unknown field(s): {unknown}")
     sensor_id = item.get("sensor_id")
     if not isinstance(sensor_id, str) or not sensor_id:
         return reject("invalid_schema", "sensor_id", "sensor_id must be a non-empty string")
@@ -171,7 +205,7 @@ def validate_item(index: int, item: Any, ctx: ValidationContext) -> Observation 
     if quantity is None:
         return reject("unknown_quantity", "quantity", f"quantity {qkey!r} is not in the catalogue")
     raw_value = item.get("value")
-    if isinstance(raw_value, bool) or not isinstance(raw_value, int | float):
+    if isinstance(raw_value, bool) or not isinstance(raw_value, _NUMBER):
         return reject("invalid_schema", "value", "value must be a number")
     try:
         finite = math.isfinite(raw_value)
@@ -225,7 +259,7 @@ def validate_items(
     items: list[Any], ctx: ValidationContext
 ) -> tuple[list[Observation], list[Rejection]]:
     """Judge a list of items; NGSI-LD entities are expanded first. Never raises per item."""
-    from ioc.domain.ngsi import is_ngsi, ngsi_to_native
+    from ioc.domain.ngsi import ngsi_to_native  # ngsi imports this module
 
     if len(items) > ctx.max_items:
         raise PayloadError(
@@ -234,7 +268,8 @@ def validate_items(
     good: list[Observation] = []
     bad: list[Rejection] = []
     for index, item in enumerate(items):
-        if is_ngsi(item):
+        if isinstance(item, dict) and "type" in item and "id" in item and "sensor_id" not in item:
+            # NGSI-LD entity (ioc.domain.ngsi.is_ngsi, inlined: it runs for every item)
             try:
                 natives = ngsi_to_native(item)
             except (ValueError, TypeError, OverflowError, OSError) as exc:

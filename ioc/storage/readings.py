@@ -5,7 +5,9 @@ Why it looks like this:
 * **COPY into a staging table, then ``INSERT … SELECT … ON CONFLICT DO NOTHING``.** COPY is
   the fastest way in, but it cannot skip duplicates; the ``INSERT … SELECT`` can. The staging
   table is a ``TEMP … ON COMMIT DELETE ROWS`` table created once per pooled connection
-  (:func:`prepare_connection`, the pool's ``configure`` hook), so a batch runs no DDL.
+  (:func:`prepare_connection`, the pool's ``configure`` hook), so a batch runs no DDL. The
+  COPY is **binary** with declared types (:func:`copy_rows`): psycopg's C row writer costs
+  about a third of formatting the text format in Python, and the server parses no text.
 * **Only newly inserted rows are rolled up.** ``RETURNING`` tells which rows of the batch were
   new; only those are aggregated (:mod:`ioc.domain.rollup`) and merged into the rollup tables
   with ``count = t.count + excluded.count …``. A replay or a retry inserts nothing, so it adds
@@ -44,8 +46,10 @@ _STAGING_DDL: Final = sql.SQL(
     " value double precision NOT NULL, unit text NOT NULL, quality text NOT NULL,"
     " event_id uuid NOT NULL) ON COMMIT DELETE ROWS"
 ).format(sql.Identifier(STAGING))
+COPY_COLUMNS: Final = "time, sensor_id, quantity, value, unit, quality, event_id"
+COPY_TYPES: Final = ("timestamptz", "text", "text", "float8", "text", "text", "uuid")
 _COPY: Final = sql.SQL(
-    "COPY {} (time, sensor_id, quantity, value, unit, quality, event_id) FROM STDIN"
+    "COPY {} (time, sensor_id, quantity, value, unit, quality, event_id) FROM STDIN (FORMAT BINARY)"
 ).format(sql.Identifier(STAGING))
 _INSERT: Final = sql.SQL(
     "INSERT INTO readings (time, sensor_id, quantity, value, unit, quality, event_id)"
@@ -145,6 +149,26 @@ def copy_text(observations: Sequence[Observation]) -> bytes:
     ).encode("utf-8")
 
 
+async def copy_rows(copy: psycopg.AsyncCopy, observations: Sequence[Observation]) -> None:
+    """Write the batch to a binary ``COPY … (time, sensor_id, quantity, value, unit, quality,
+    event_id) FROM STDIN (FORMAT BINARY)``. Text fields are validated identifiers (registry,
+    catalogue); NUL, which PostgreSQL text cannot hold, is still replaced (once per value)."""
+    copy.set_types(list(COPY_TYPES))
+    clean: dict[str, str] = {}
+
+    def c(value: str) -> str:
+        out = clean.get(value)
+        if out is None:
+            out = clean[value] = clean_text(value)
+        return out
+
+    write = copy.write_row
+    for o in observations:
+        await write(
+            (o.time, c(o.sensor_id), c(o.quantity), o.value, c(o.unit), c(o.quality), o.event_id)
+        )
+
+
 def rollups(new: Sequence[Observation]) -> dict[str, dict[RollupKey, Agg]]:
     """All four rollups of a batch, keyed by table, from ONE pass over the readings.
 
@@ -234,7 +258,7 @@ async def _insert_readings(
         return []
     async with conn.cursor() as cur:
         async with cur.copy(_COPY) as copy:
-            await copy.write(copy_text(observations))
+            await copy_rows(copy, observations)
         await cur.execute(_INSERT)
         if cur.rowcount == len(observations):  # all new: no need to convert the rows
             return list(observations)

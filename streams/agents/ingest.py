@@ -9,9 +9,12 @@ events in the ``finally:`` of its generator (faust/streams.py, ``take``: ``final
 buffer.clear(); for event in events: await self.ack(event)``) - that block also runs when the
 consuming loop is left by an exception or by cancellation on shutdown, i.e. while the batch's
 transaction may have failed or never committed, and the shutdown commit would then move the
-offset past rows that are not in the database. ``Stream.noack_take()`` buffers the same way but
-never acks; this agent acks each event itself (:meth:`faust.Event.ack`) only after the batch's
-transaction committed *and* its ``observations``/dashboard messages were delivered. A crash or
+offset past rows that are not in the database. This agent takes its events in bulk with
+:func:`streams.bulk.take_events` (``noack_take``'s contract - never acks, skips events fetched
+before a rebalance - without Faust's per-event stream machinery, which cost more than the
+validation and storage of a small reading) and acks each event itself
+(:func:`streams.bulk.ack_events`) only after the batch's transaction committed *and* its
+``observations``/dashboard messages were delivered. A crash or
 ``kill -9`` anywhere before that leaves the offsets behind, the messages are consumed again and
 the sink's ``ON CONFLICT DO NOTHING`` makes the second pass add nothing. The app also runs with
 ``stream_wait_empty=False`` so a shutdown never waits on events that will not be acked.
@@ -35,13 +38,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import faust
 import psycopg
 
 from ioc.storage.readings import SinkResult, write_batch
 from streams import records
+from streams.bulk import ack_events, take_events
 from streams.judge import Judged, judge_message, sink_failure
 from streams.runtime import Runtime
 
@@ -65,6 +69,29 @@ def chunks(judged: Sequence[tuple[Any, Judged]], size: int) -> list[Part]:
     if current:
         out.append(current)
     return out
+
+
+def items(part: Part) -> int:
+    """Readings and dead letters of a part."""
+    return sum(len(j.observations) + len(j.dead_letters) for _, j in part)
+
+
+class TakeLimit:
+    """Messages per take, so that a take holds about ``readings`` readings whatever the
+    message size: 5,000 single-reading messages, or 50 messages of 100 readings - not 5,000
+    of them (half a million readings validated before the first COPY starts, seconds of
+    latency for everything behind them when the worker has a backlog)."""
+
+    def __init__(self, readings: int) -> None:
+        self.readings = readings
+        self.per_message = 1.0  # readings per message, as last seen
+
+    def messages(self) -> int:
+        return max(1, round(self.readings / self.per_message))
+
+    def observe(self, messages: int, readings: int) -> None:
+        if messages:
+            self.per_message = max(1.0, readings / messages)
 
 
 async def _write(rt: Runtime, part: list[tuple[Any, Judged]]) -> SinkResult:
@@ -127,6 +154,7 @@ async def prepare(rt: Runtime, events: Sequence[faust.EventT[Any]]) -> list[Part
 async def store(rt: Runtime, parts: list[Part]) -> None:
     """Store and announce a prepared batch; returns only when it is durable and published."""
     began = time.monotonic()
+    publishing = 0.0
     for part in parts:
         try:
             results = [await _write(rt, part)]
@@ -147,17 +175,20 @@ async def store(rt: Runtime, parts: list[Part]) -> None:
             out += _dashboard(rt, result)
             rt.counters.inserted += len(result.inserted)
             reasons.update(result.dead_letter_reasons)
+        sent = time.monotonic()
         await rt.publish(out)
+        publishing += time.monotonic() - sent
         rt.counters.messages += len(part)
         rt.counters.readings += len(valid)
         rt.counters.dead_letters += sum(reasons.values())
         if reasons:
             logger.info("dead-lettered %s", dict(reasons))
     logger.debug(
-        "stored %d message(s) in %d transaction(s) in %.3f s",
+        "stored %d message(s) in %d transaction(s) in %.3f s (%.3f s publishing)",
         sum(len(p) for p in parts),
         len(parts),
         time.monotonic() - began,
+        publishing,
     )
 
 
@@ -170,23 +201,22 @@ def register(app: faust.App, rt: Runtime) -> None:
     @app.agent(topic, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:
         await rt.started()
-        source = cast("faust.Stream[bytes]", stream)
         settings = rt.settings
 
-        async def store_then_ack(parts: list[Part], events: Sequence[faust.EventT[Any]]) -> None:
+        async def store_then_ack(parts: list[Part], events: list[faust.EventT[Any]]) -> None:
             await store(rt, parts)
-            for event in events:  # only now may Faust commit past these offsets
-                await source.ack(event)
+            ack_events(app, events)  # only now may Faust commit past these offsets
 
-        # noack_take buffers *events* (not values) and never acks them: see the docstring.
-        batches = source.noack_take(settings.sink_batch_size, within=settings.sink_batch_within_s)
+        take = TakeLimit(settings.sink_batch_size)
+        # take_events hands out *events* (not values) and never acks them: see the docstring.
+        batches = take_events(stream, take.messages, settings.sink_batch_within_s)
         pending: asyncio.Future[None] | None = None
         try:
-            async for buffered in batches:
-                events = list(cast(Sequence[faust.EventT[Any]], buffered))
+            async for events in batches:
                 # Validate batch N+1 while the database works on batch N; batches are still
                 # stored, published and acked strictly one after the other, in order.
                 parts = await prepare(rt, events)
+                take.observe(len(events), sum(items(p) for p in parts))
                 if pending is not None:
                     await pending
                 pending = asyncio.ensure_future(store_then_ack(parts, events))
