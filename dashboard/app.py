@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from dashboard import feedback, open311, openapi, review, wall
 from dashboard.auth import guarded
 from dashboard.context import Components, components
 from dashboard.feed import DashboardFeed
@@ -34,7 +35,7 @@ from dashboard.health import HealthChecker, healthz, worker_summary
 from dashboard.hub import Hub
 from dashboard.ingest import RawProducer, RegistryCache, observations
 from dashboard.pages import Pages
-from dashboard.security import SecurityHeaders
+from dashboard.security import RateLimit, SecurityHeaders
 from dashboard.sessions import login, login_page, logout, me
 from dashboard.snapshot import SnapshotBuilder
 from dashboard.throttle import LoginThrottle
@@ -73,6 +74,11 @@ def routes() -> list[BaseRoute]:
         ),
         Route("/healthz", guarded("healthz", healthz), name="healthz"),
         WebSocketRoute("/ws", websocket_endpoint, name="websocket"),
+        *wall.routes(),
+        *review.routes(),
+        *feedback.routes(),
+        *open311.routes(),
+        *openapi.routes(),
         static,
     ]
     names = [getattr(r, "name", None) for r in table]
@@ -104,7 +110,11 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db_url, bootstrap = _resolve(settings, database_url, kafka_bootstrap)
         pool = await open_pool(db_url, min_size=1, max_size=8)
-        hub = Hub(settings.ws_queue_size)
+        hub = Hub(
+            settings.ws_queue_size,
+            batch_after=settings.ws_batch_after,
+            tick_s=settings.ws_tick_s,
+        )
         feed = DashboardFeed(
             bootstrap,
             settings.topic("dashboard"),
@@ -130,6 +140,9 @@ def create_app(
             health=HealthChecker(settings, pool, bootstrap, feed),
             throttle=LoginThrottle(free_by_kind={"ip": 20}),
             pages=Pages(),
+            dashboard_producer=RawProducer(
+                bootstrap, settings.topic("dashboard"), settings.max_body_bytes
+            ),
         )
         app.state.ioc = ctx
         feed_task = asyncio.create_task(feed.run(), name="dashboard-feed")
@@ -144,7 +157,11 @@ def create_app(
             await hub.close_all()
             await ctx.health.close()
             await producer.stop()
+            await feedback.close(app)  # the citizen-report producer, if one was started
+            if ctx.dashboard_producer is not None:
+                await ctx.dashboard_producer.stop()
             await pool.close()
             logger.info("dashboard stopped")
 
-    return Starlette(routes=routes(), lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    middleware = [Middleware(SecurityHeaders), Middleware(RateLimit, settings=settings)]
+    return Starlette(routes=routes(), lifespan=lifespan, middleware=middleware)

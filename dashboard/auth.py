@@ -5,7 +5,9 @@ its SHA-256), machines with an API key in ``Authorization: Bearer <key>`` or ``X
 :func:`guarded` wraps each endpoint with the row of :data:`ioc.domain.auth.ENDPOINTS` named
 after the route: anonymous callers of a page are sent to the login form, of an API get 401,
 callers with the wrong role get 403. Cookie-authenticated writes must come from our own
-origin (CSRF: ``SameSite=Strict`` plus an ``Origin``/``Referer`` check).
+origin (CSRF: ``SameSite=Strict`` plus an ``Origin``/``Referer`` check). While the database
+is down every guarded route answers 503 ``database_unavailable`` with ``Retry-After``; text
+the database cannot store (NUL, lone surrogates) is a 400 ``invalid_input``, never a 500.
 
 Example::
 
@@ -19,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 
+import psycopg
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
@@ -114,16 +117,30 @@ def guarded(name: str, handler: Handler) -> Callable[[Request], Awaitable[Respon
     permission = ENDPOINTS[name]
 
     async def endpoint(request: Request) -> Response:
-        principal, _ = await authenticate(request)
-        if not allowed(principal, permission):
-            return deny(request, principal, permission)
-        if (
-            request.method not in SAFE_METHODS
-            and principal.kind == "user"
-            and same_origin(request) is not True
-        ):
-            return error(403, "csrf_failed", "cross-origin or origin-less write refused")
-        return await handler(request, principal)
+        try:
+            principal, _ = await authenticate(request)
+            if not allowed(principal, permission):
+                return deny(request, principal, permission)
+            if (
+                request.method not in SAFE_METHODS
+                and principal.kind == "user"
+                and same_origin(request) is not True
+            ):
+                return error(403, "csrf_failed", "cross-origin or origin-less write refused")
+            return await handler(request, principal)
+        except (psycopg.DataError, UnicodeEncodeError) as exc:
+            # Text the database cannot store (a NUL, a lone surrogate) reached a query: the
+            # input is invalid, not the server broken (found by the schemathesis fuzz test).
+            logger.info("%s: refused unstorable input (%s)", name, type(exc).__name__)
+            return error(400, "invalid_input", "text with NUL or invalid Unicode refused")
+        except psycopg.OperationalError as exc:  # database down (pool timeout included)
+            logger.warning("%s: database unavailable (%s)", name, type(exc).__name__)
+            return error(
+                503,
+                "database_unavailable",
+                "the database is not reachable; retry",
+                headers={"Retry-After": "5"},
+            )
 
     endpoint.__name__ = name
     endpoint.__doc__ = permission.description

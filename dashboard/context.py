@@ -38,6 +38,7 @@ class Components:
     health: HealthChecker
     throttle: LoginThrottle
     pages: Pages
+    dashboard_producer: RawProducer | None = None  # wall: alarm changes to all servers
 
 
 def components(conn: HTTPConnection) -> Components:

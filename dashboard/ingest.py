@@ -143,12 +143,16 @@ class RawProducer:
 
 def _key(items: list[Any]) -> bytes | None:
     """Key by sensor when a batch has one sensor (keeps its readings in order on a partition)."""
-    ids = {i.get("sensor_id") for i in items if isinstance(i, dict)}
-    if len(ids) == 1 and len(items) > 0:
-        (only,) = ids
-        if isinstance(only, str):
-            return only.encode()
-    return None
+    ids = {repr(i.get("sensor_id")) for i in items if isinstance(i, dict)}
+    if len(ids) != 1 or not items or not isinstance(items[0], dict):
+        return None
+    only = items[0].get("sensor_id")
+    if not isinstance(only, str):  # any JSON value may arrive here: lists, numbers, null
+        return None
+    try:
+        return only.encode()
+    except UnicodeEncodeError:  # a lone surrogate (valid JSON escape, not valid UTF-8)
+        return None
 
 
 async def observations(request: Request, principal: Principal) -> Response:

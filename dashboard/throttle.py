@@ -98,3 +98,47 @@ class LoginThrottle:
 
     def success(self, key: str) -> None:
         self._entries.pop(key, None)
+
+
+class TokenBuckets:
+    """Request rate limits, one token bucket per key (an address, an API key's prefix).
+
+    Each key may spend ``burst`` requests at once and gets ``rate_per_s`` tokens back per
+    second. :meth:`take` answers ``None`` (allowed, one token spent) or the whole seconds to
+    wait (the ``Retry-After`` of a 429). Memory is bounded (least recently used keys are
+    forgotten, which only ever lets a forgotten key start with a full bucket again).
+
+    Example::
+
+        per_key = TokenBuckets(rate_per_s=20, burst=100)
+        if (wait := per_key.take("key:0a1b2c3d4e5f")) is not None: ...  # 429, Retry-After: wait
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: int,
+        max_keys: int = 50_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate_per_s <= 0 or burst < 1:
+            raise ValueError("rate_per_s must be positive and burst at least 1")
+        self._rate = rate_per_s
+        self._burst = float(burst)
+        self._max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
+
+    def take(self, key: str) -> int | None:
+        now = self._clock()
+        tokens, at = self._buckets.get(key, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            self._buckets.move_to_end(key)
+            return max(1, math.ceil((1.0 - tokens) / self._rate))
+        self._buckets[key] = (tokens - 1.0, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return None

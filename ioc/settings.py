@@ -131,7 +131,13 @@ class Settings(BaseSettings):
         default=_SHARED / "models" / "yolov8n-rebuilt-from-onnx.pt",
         description="Detector weights (.pt or .onnx), read in place, never copied.",
     )
-    detector_conf: float = Field(default=0.25, gt=0, lt=1, description="Detector confidence floor.")
+    detector_conf: float = Field(
+        default=0.1,
+        gt=0,
+        lt=1,
+        description="Detector confidence floor. Low, as in ultralytics' track mode: ByteTrack "
+        "keeps tracks alive with low-score boxes; new tracks still need 0.25.",
+    )
     detector_imgsz: int = Field(default=640, ge=32, le=4096, description="Detector input size, px.")
     vision_device: str = Field(
         default="auto",
@@ -147,6 +153,92 @@ class Settings(BaseSettings):
     )
     camera_frame_interval_s: float = Field(
         default=2.0, gt=0, description="Seconds between annotated JPEGs sent to the dashboard."
+    )
+    alarm_surge_window_s: float = Field(
+        default=600.0, gt=0, description="Alarms: window in which camera violations are counted."
+    )
+    alarm_surge_count: int = Field(
+        default=20, ge=2, description="Alarms: violations of one camera in the window = a surge."
+    )
+    wall_tile_url: str | None = Field(
+        default=None,
+        description="Wall map: optional tile server URL template ({z}/{x}/{y}); unset = offline.",
+    )
+    ws_batch_after: int = Field(
+        default=4,
+        ge=2,
+        description="Websocket: a client with this many queued messages gets them in one frame.",
+    )
+    ws_tick_s: float = Field(
+        default=0.1,
+        ge=0,
+        le=2,
+        description="Websocket: messages of a channel closer than this go out batched per tick.",
+    )
+    review_unconfirmed_days: int = Field(
+        default=90, ge=1, description="Evidence of unconfirmed (pending/rejected) cases kept."
+    )
+    review_confirmed_days: int = Field(
+        default=400,
+        ge=366,
+        description="Evidence of confirmed cases kept (>= the one-year limitation period).",
+    )
+    review_detecting_unit: str = Field(
+        default="Phòng Cảnh sát giao thông - Công an thành phố Hải Phòng",
+        min_length=1,
+        description="Detecting unit printed on violation notices.",
+    )
+    feedback_model_path: Path | None = Field(
+        default=None,
+        description="Trained feedback classifier (.npz). Unset: trained from the catalogue "
+        "and operators' labels when the worker starts.",
+    )
+    feedback_media_dir: Path | None = Field(
+        default=None,
+        description="Citizens' photos (EXIF stripped). Unset: IOC_HOME/feedback-media.",
+    )
+    feedback_max_photo_bytes: int = Field(
+        default=5_000_000, ge=1024, description="Largest photo of a citizen report (413 above)."
+    )
+    feedback_max_photos: int = Field(default=3, ge=0, le=10, description="Photos per report.")
+    feedback_max_description: int = Field(
+        default=4000, ge=10, description="Longest description of a report, in characters."
+    )
+    feedback_rate_limit: int = Field(
+        default=10, ge=1, description="Reports per address or contact per window (429 above)."
+    )
+    feedback_rate_window_s: float = Field(
+        default=3600.0, gt=0, description="Window of the per-address/contact report limit."
+    )
+    feedback_deadline_interval_s: float = Field(
+        default=60.0, gt=0, description="How often the deadline timer checks open reports."
+    )
+    api_key_rate_per_s: float = Field(
+        default=50.0, gt=0, description="Requests per second per API key (429 above)."
+    )
+    api_key_burst: int = Field(default=200, ge=1, description="Burst of requests per API key.")
+    ingest_address_rate_per_s: float = Field(
+        default=100.0, gt=0, description="Ingest requests per second per client address (429)."
+    )
+    ingest_address_burst: int = Field(
+        default=400, ge=1, description="Burst of ingest requests per client address."
+    )
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replicas of topics the centre creates (3 on a Kafka cluster; 1 embedded).",
+    )
+    vision_on_run: bool = Field(
+        default=True,
+        description="`ioc run` also starts `ioc vision run` on every camera of IOC_CAMERAS_DIR "
+        "(the sample clips, looping as live cameras).",
+    )
+    vision_run_detect_fps: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Under `ioc run`, each camera's detections per second are capped at this "
+        "(modest: a 2-core machine also runs the database, broker, worker and web server).",
     )
     # New settings go above this line.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")

@@ -34,7 +34,17 @@ from faust.types import TransportT
 
 from ioc.domain.catalogue import Catalogue, load_catalogue
 from ioc.settings import Settings
-from streams.agents import alerts, heartbeat, ingest, retention, violations
+from streams.agents import (
+    alarms,
+    alerts,
+    feedback,
+    feedback_deadlines,
+    heartbeat,
+    ingest,
+    retention,
+    traffic_flow,
+    violations,
+)
 from streams.runtime import Runtime
 from streams.transport import Transport
 
@@ -89,6 +99,7 @@ def create_app(
         "store": "memory://",
         "datadir": str(settings.home / "faust" / settings.streams_app_id),
         "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": settings.topic_replication_factor,
         "topic_disable_leader": True,
         "stream_wait_empty": False,
         "consumer_auto_offset_reset": "earliest",
@@ -114,4 +125,8 @@ def create_app(
     retention.register(app, rt)
     heartbeat.register(app, rt)
     violations.register(app, rt)  # camera violations (streams/agents/violations.py)
+    traffic_flow.register(app, rt)  # camera flow per minute (streams/agents/traffic_flow.py)
+    alarms.register(app, rt)  # unified alarms (streams/agents/alarms.py)
+    feedback.register(app, rt)  # citizen reports (streams/agents/feedback.py)
+    feedback_deadlines.register(app, rt)  # overdue + on-time KPIs
     return app

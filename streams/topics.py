@@ -19,6 +19,8 @@ RAW = "observations.raw"
 OBSERVATIONS = "observations"
 DASHBOARD = "dashboard"
 VIOLATIONS = "violations"  # consumed by streams/agents/violations.py
+FEEDBACK = "feedback.reports"  # consumed by streams/agents/feedback.py
+TRAFFIC_FLOW = "traffic.flow"  # consumed by streams/agents/traffic_flow.py
 SOURCE_HEADER = "ioc-source"
 
 
@@ -48,4 +50,6 @@ async def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
     from ioc.services.broker import create_topics
 
     names = [*TopicNames.from_settings(settings).all(), settings.topic(VIOLATIONS)]
+    names.append(settings.topic(FEEDBACK))
+    names.append(settings.topic(TRAFFIC_FLOW))
     return await create_topics(bootstrap, names, settings.topic_partitions)

@@ -113,4 +113,4 @@ def database_url(services: TestServices) -> Iterator[str]:
         )
 
 
-pytest_plugins = ["fixtures.dashboard", "fixtures.streams"]
+pytest_plugins = ["fixtures.dashboard", "fixtures.streams", "fixtures.faults"]

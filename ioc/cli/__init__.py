@@ -11,6 +11,7 @@ import importlib
 import logging
 import sys
 
+from ioc import log_hygiene
 from ioc.settings import Settings
 
 COMMAND_MODULES = (
@@ -24,6 +25,8 @@ COMMAND_MODULES = (
     "run",
     "vision",
     "feedback",
+    "review",
+    "audit",
 )
 
 
@@ -47,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    log_hygiene.install()  # no query strings, no Kafka message values in any log
     try:
         code: int = args.func(args, settings)
     except KeyboardInterrupt:

@@ -84,6 +84,59 @@ ENDPOINTS: Final[Mapping[str, Permission]] = {
     ),
     "websocket": Permission(STAFF, description="open the live websocket"),
     "static": Permission(EVERYONE, description="JS/CSS/vendor code (nothing sensitive)"),
+    "openapi": Permission(EVERYONE, description="the OpenAPI document of the HTTP API"),
+    # The operations wall and its unified alarms (issue #6, dashboard/wall/).
+    "wall_page": Permission(
+        frozenset({"admin", "operator", "police"}), page=True, description="operations wall"
+    ),
+    "wall_map": Permission(STAFF, description="areas GeoJSON, sensor and camera positions"),
+    "wall_series": Permission(STAFF, description="rollup time series for the wall's charts"),
+    "alarms_list": Permission(STAFF, description="open and recently closed alarms"),
+    "alarm_detail": Permission(STAFF, description="one alarm with its history"),
+    "alarm_action": Permission(
+        frozenset({"admin", "operator"}),
+        description="acknowledge, assign, comment or clear an alarm",
+    ),
+    # Citizen feedback (issue #4): Open311 GeoReport v2 (dashboard/open311/), citizen pages
+    # and the department work queue (dashboard/feedback/). POST requests checks api_key itself.
+    "open311_services": Permission(EVERYONE, description="Open311 service list"),
+    "open311_service": Permission(EVERYONE, description="Open311 service definition"),
+    "open311_post_request": Permission(EVERYONE, description="Open311 new request (api_key)"),
+    "open311_requests": Permission(EVERYONE, description="Open311 request list (no contacts)"),
+    "open311_request": Permission(EVERYONE, description="Open311 one request (no contacts)"),
+    "open311_token": Permission(EVERYONE, description="Open311 token -> service_request_id"),
+    "citizen_page": Permission(EVERYONE, description="citizen report form and status page"),
+    "citizen_submit": Permission(EVERYONE, description="file a citizen report (rate-limited)"),
+    "citizen_status": Permission(EVERYONE, description="public status + timeline by code"),
+    "citizen_reply": Permission(EVERYONE, description="citizen answers a question (token)"),
+    "citizen_services": Permission(EVERYONE, description="categories for the citizen form"),
+    "feedback_media": Permission(EVERYONE, description="a report photo by its SHA-256"),
+    "feedback_queue_page": Permission(
+        frozenset({"admin", "operator", "department"}), page=True, description="work queue page"
+    ),
+    "feedback_queue": Permission(
+        frozenset({"admin", "operator", "department"}),
+        description="reports of the caller's department (operators: all + triage)",
+    ),
+    "feedback_report": Permission(
+        frozenset({"admin", "operator", "department"}),
+        description="one report with timeline and contact (staff)",
+    ),
+    "feedback_action": Permission(
+        frozenset({"admin", "operator", "department"}),
+        description="accept, ask for info, reassign, resolve, reject a report",
+    ),
+    # Police review of violations (issue #5, dashboard/review/); every call is audited.
+    "review_page": Permission(frozenset({"police"}), page=True, description="review queue"),
+    "review_list": Permission(frozenset({"police"}), description="violation queue, filtered"),
+    "review_case": Permission(frozenset({"police"}), description="one case (audited view)"),
+    "review_evidence": Permission(
+        frozenset({"police"}), description="a case's evidence file by kind (audited, Range)"
+    ),
+    "review_decide": Permission(
+        frozenset({"police"}), description="confirm / reject / reclassify / notice / appeal"
+    ),
+    "review_export": Permission(frozenset({"police"}), description="case package ZIP (audited)"),
 }
 
 # Websocket channels: which dashboard message types each carries, and who may subscribe.
@@ -96,6 +149,18 @@ CHANNELS: Final[Mapping[str, Permission]] = {
     "system": Permission(
         frozenset({"admin", "operator"}), description="worker heartbeats and dead-letter counts"
     ),
+    "alarms": Permission(STAFF, description="unified alarms: every transition (alarm.*)"),
+    "cameras": Permission(
+        frozenset({"admin", "operator", "police"}),
+        description="camera health, annotated frames, counts, violations as they fire",
+    ),
+    "feedback": Permission(
+        frozenset({"admin", "operator"}),
+        description="citizen feedback: overdue reports and on-time rates per department",
+    ),
+    "violations": Permission(
+        frozenset({"police", "admin"}), description="new violations to review (violation.new)"
+    ),
 }
 MESSAGE_CHANNEL: Final[Mapping[str, str]] = {
     "readings": "sensors",
@@ -103,6 +168,21 @@ MESSAGE_CHANNEL: Final[Mapping[str, str]] = {
     "alert": "alerts",
     "deadletter": "system",
     "heartbeat": "system",
+    "alarm.raised": "alarms",
+    "alarm.updated": "alarms",
+    "alarm.reactivated": "alarms",
+    "alarm.cleared": "alarms",
+    "alarm.acknowledged": "alarms",
+    "alarm.assigned": "alarms",
+    "alarm.commented": "alarms",
+    "alarm.closed": "alarms",
+    "camera": "cameras",
+    "camera_frame": "cameras",
+    "camera_counts": "cameras",
+    "camera_violation": "cameras",
+    "violation.new": "violations",
+    "feedback.overdue": "feedback",
+    "feedback.kpi": "feedback",
 }
 
 # Inbound websocket commands: an allow-list per role (anything else is refused).

@@ -60,7 +60,11 @@ def test_department_users_may_not_watch_the_live_page(dashboard: Dashboard) -> N
         assert page.status_code == 403
         assert "may not view" in page.text
         me = client.get("/api/v1/me").json()
-        assert me["department"] == "environment" and me["channels"] == ["alerts", "sensors"]
+        assert me["department"] == "environment" and me["channels"] == [
+            "alarms",
+            "alerts",
+            "sensors",
+        ]
 
 
 def test_machine_keys_are_not_people(dashboard: Dashboard) -> None:

@@ -47,16 +47,19 @@ def test_permission_matrix(endpoint: str, role: str) -> None:
 
 
 def test_only_pages_redirect_to_login() -> None:
-    assert [name for name, p in ENDPOINTS.items() if p.page] == ["live_page"]
+    pages = {name for name, p in ENDPOINTS.items() if p.page}
+    assert pages == {"live_page", "wall_page", "feedback_queue_page", "review_page"}
 
 
 @pytest.mark.parametrize(
     ("role", "channels"),
     [
-        ("admin", {"sensors", "alerts", "system"}),
-        ("operator", {"sensors", "alerts", "system"}),
-        ("police", {"sensors", "alerts"}),
-        ("department", {"sensors", "alerts"}),
+        ("admin", {"sensors", "alerts", "system", "alarms", "cameras", "feedback", "violations"}),
+        ("operator", {"sensors", "alerts", "system", "alarms", "cameras", "feedback"}),
+        # violation cases (plates) are police business; citizens' reports are not
+        ("police", {"sensors", "alerts", "alarms", "cameras", "violations"}),
+        # department staff: no cameras, no violations, no city-wide feedback feed
+        ("department", {"sensors", "alerts", "alarms"}),
         ("ingest", set()),
         ("anonymous", set()),
     ],
