@@ -10,6 +10,7 @@ of failures is printed at the end of the module for the report.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -74,7 +75,9 @@ FUZZ = settings(
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
-    derandomize=False,
+    # The same cases every run (a failure is a regression, not a lucky draw);
+    # IOC_FUZZ_RANDOM=1 explores with random seeds.
+    derandomize=not os.environ.get("IOC_FUZZ_RANDOM"),
 )
 CONTRACT_CHECKS = [
     not_a_server_error,
