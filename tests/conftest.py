@@ -113,4 +113,9 @@ def database_url(services: TestServices) -> Iterator[str]:
         )
 
 
-pytest_plugins = ["fixtures.dashboard", "fixtures.streams", "fixtures.faults"]
+pytest_plugins = [
+    "fixtures.dashboard",
+    "fixtures.streams",
+    "fixtures.faults",
+    "fixtures.browser",
+]

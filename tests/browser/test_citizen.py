@@ -20,15 +20,13 @@ import pytest
 from feedback.env import WebServer, web_server
 from fixtures.dashboard import add_user
 from fixtures.streams import wait_for
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from ioc.feedback.media import jpeg_with_gps
 from ioc.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 SHOTS = Path("/tmp")
 TIMEOUT_MS = 30_000
 PHONE = {"width": 390, "height": 844}
@@ -41,16 +39,6 @@ def server(
     worker_factory(streams_settings)
     with web_server(streams_settings, streams_dir / "dashboard.log") as web:
         yield web
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("chromium is not installed")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_report_with_photo_is_resolved_and_the_citizen_sees_it(

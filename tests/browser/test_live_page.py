@@ -11,7 +11,7 @@ import math
 import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,21 +20,10 @@ import httpx
 import psycopg
 import pytest
 from fixtures.dashboard import Dashboard, add_api_key, add_user
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = Path("/tmp/ioc-live-page.png")
 TIMEOUT_MS = 30_000
 AIR = {
@@ -85,16 +74,6 @@ def city(dashboard: Dashboard) -> dict[str, Any]:
             (alert_id, NOW - timedelta(minutes=12), NOW - timedelta(minutes=2)),
         )
     return {"alert_id": str(alert_id)}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def ingest(dashboard: Dashboard, key: str, value: float) -> None:
