@@ -18,7 +18,6 @@ import math
 import re
 import secrets
 import socket
-import subprocess
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,14 +28,12 @@ import httpx
 import psycopg
 import pytest
 from fixtures.dashboard import (
-    REPO,
     Dashboard,
-    _read_url,
-    _wait_ready,
     add_api_key,
     add_user,
-    ioc_cli,
     settings_env,
+    start_dashboard,
+    stop_process,
 )
 from fixtures.streams import produce
 from playwright.sync_api import Browser, Page, expect
@@ -257,39 +254,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(settings: Any, log: Path) -> tuple[subprocess.Popen[str], str]:
-    with log.open("a") as err:
-        proc = subprocess.Popen(
-            [*ioc_cli(), "dashboard"],
-            env=settings_env(settings),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-    url = _read_url(proc, log)
-    _wait_ready(url, settings, log)
-    return proc, url
-
-
-def stop_server(proc: subprocess.Popen[str]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def test_wall_reconnects_and_resyncs_after_a_server_restart(
     dashboard: Dashboard, city: None, browser: Browser, tmp_path: Path
 ) -> None:
     settings = dashboard.settings.model_copy(update={"dashboard_port": free_port()})
     log = tmp_path / "restart.log"
-    proc, url = start_server(settings, log)
+    proc, url = start_dashboard(settings, settings_env(settings), log)
     try:
         page, _ = open_wall(browser, url, "operator", settings, layout="alarms")
-        stop_server(proc)
+        stop_process(proc)
         expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
         alarm_id = uuid.uuid4()
         with psycopg.connect(db_url(dashboard)) as conn:  # raised while the server was away
@@ -299,10 +272,10 @@ def test_wall_reconnects_and_resyncs_after_a_server_restart(
                 " false, 'camera offline: Cầu Rào', now(), now(), 1)",
                 (alarm_id, f"cam-{alarm_id.hex[:6]}"),
             )
-        proc, _ = start_server(settings, log)
+        proc, _ = start_dashboard(settings, settings_env(settings), log)
         expect(page.locator("#conn")).to_have_attribute("data-state", "live")
         expect(page.locator(f'[data-alarm="{alarm_id}"]')).to_contain_text("Cầu Rào")
         page.screenshot(path=str(SHOTS / "ioc-wall-after-restart.png"))
         page.close()
     finally:
-        stop_server(proc)
+        stop_process(proc)

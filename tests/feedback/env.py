@@ -7,13 +7,12 @@ every setting (``worker_env``), next to a worker from ``worker_factory``.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from fixtures.dashboard import REPO, _read_url, _wait_ready, ioc_cli
+from fixtures.dashboard import serve_dashboard
 from fixtures.streams import worker_env
 
 from ioc.settings import Settings
@@ -28,23 +27,5 @@ class WebServer:
 
 @contextmanager
 def web_server(settings: Settings, log: Path) -> Iterator[WebServer]:
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [*ioc_cli(), "dashboard"],
-            env=worker_env(settings),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-        )
-    try:
-        base_url = _read_url(proc, log)
-        _wait_ready(base_url, settings, log)
+    with serve_dashboard(settings, worker_env(settings), log) as base_url:
         yield WebServer(base_url, settings, log)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
