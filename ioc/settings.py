@@ -183,6 +183,11 @@ class Settings(BaseSettings):
         ge=366,
         description="Evidence of confirmed cases kept (>= the one-year limitation period).",
     )
+    review_purge_interval_s: float = Field(
+        default=6 * 3600.0,
+        gt=0,
+        description="How often the streams purge violation evidence past its retention period.",
+    )
     review_detecting_unit: str = Field(
         default="Phòng Cảnh sát giao thông - Công an thành phố Hải Phòng",
         min_length=1,

@@ -37,6 +37,7 @@ from ioc.settings import Settings
 from streams.agents import (
     alarms,
     alerts,
+    evidence_retention,
     feedback,
     feedback_deadlines,
     heartbeat,
@@ -129,4 +130,5 @@ def create_app(
     alarms.register(app, rt)  # unified alarms (streams/agents/alarms.py)
     feedback.register(app, rt)  # citizen reports (streams/agents/feedback.py)
     feedback_deadlines.register(app, rt)  # overdue + on-time KPIs
+    evidence_retention.register(app, rt)  # violation evidence past retention (audited)
     return app

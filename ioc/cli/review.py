@@ -15,7 +15,7 @@ import asyncio
 import csv
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,11 @@ import psycopg
 
 from ioc.review import labels
 from ioc.review.case import Case, EvidenceRef
-from ioc.review.retention import RetentionPolicy, purge_due
 from ioc.settings import Settings
 from ioc.storage import review as store
+from ioc.storage.evidence_purge import purge_expired
 
 logger = logging.getLogger(__name__)
-SYSTEM = store.Caller("retention", "system")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,38 +59,9 @@ def _url(settings: Settings) -> str:
 # --- purge -----------------------------------------------------------------------------
 
 
-def _remove_files(root: Path, evidence: tuple[EvidenceRef, ...]) -> None:
-    folders = set()
-    for ref in evidence:
-        try:
-            path = store.evidence_path(root, ref)
-        except store.EvidenceMissing:
-            continue
-        folders.add(path.parent)
-        path.unlink()
-    for folder in folders:
-        if not any(folder.iterdir()):
-            folder.rmdir()
-
-
 async def purge(url: str, settings: Settings, now: datetime, dry_run: bool) -> list[dict[str, Any]]:
-    policy = RetentionPolicy(settings.review_unconfirmed_days, settings.review_confirmed_days)
-    root = store.evidence_root(settings)
-    done: list[dict[str, Any]] = []
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        before = now - timedelta(days=min(policy.unconfirmed_days, policy.confirmed_days))
-        for row in await store.purge_candidates(conn, before):
-            if not purge_due(row.status, row.time, row.decided_at, now, policy):
-                continue
-            if dry_run:
-                done.append({"event_id": row.event_id, "status": row.status})
-                continue
-            unconfirmed = row.status in ("pending", "rejected")
-            reason = "unconfirmed_retention" if unconfirmed else "confirmed_retention"
-            if await store.claim_purge(conn, SYSTEM, row, reason):
-                await asyncio.to_thread(_remove_files, root, row.evidence)
-                done.append({"event_id": row.event_id, "status": row.status})
-    return done
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        return await purge_expired(conn, settings, now, dry_run)
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
