@@ -245,6 +245,20 @@ class Settings(BaseSettings):
         description="Under `ioc run`, each camera's detections per second are capped at this "
         "(modest: a 2-core machine also runs the database, broker, worker and web server).",
     )
+    vision_workers: int = Field(
+        default=1,
+        ge=1,
+        le=1024,
+        description="Camera workers sharing the camera list (`ioc vision run --workers`); each "
+        "camera goes to exactly one of them by a stable hash of its id.",
+    )
+    vision_worker_index: int = Field(
+        default=0,
+        ge=0,
+        le=1023,
+        description="This camera worker's index, 0 .. IOC_VISION_WORKERS-1 "
+        "(`ioc vision run --worker-index`).",
+    )
     # New settings go above this line.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 

@@ -25,8 +25,12 @@ import bisect
 import hashlib
 import json
 import logging
+import os
 import queue
+import shutil
+import tempfile
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -228,13 +232,81 @@ def iso(wall: float) -> str:
 
 
 def write_evidence(job: EvidenceJob, root: Path, fps: float = 10.0) -> list[EvidenceFile]:
-    """Write every evidence file of ``job``; returns them (``metadata.json`` last)."""
+    """Write every evidence file of ``job`` once; returns them (``metadata.json`` last).
+
+    Crash-safe: the files go to a hidden ``.<event_id>.partial-*`` folder beside the final
+    one, are flushed to disk, and the folder is renamed to ``<event_id>`` in one atomic
+    step, so an event folder is either absent or complete. When it already exists (a
+    restarted worker re-detecting the same event: same event id), nothing is rewritten and
+    the files on disk are returned, so the SHA-256s a first message carried stay true."""
+    cam = job.camera
+    day = datetime.fromtimestamp(job.event_wall, UTC).strftime("%Y-%m-%d")
+    rel = Path(cam.id) / day / job.event_id
+    final = root / rel
+    if (final / "metadata.json").is_file():
+        return existing_evidence(root, rel)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{job.event_id}.partial-*"):  # left by a killed writer
+        shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{job.event_id}.partial-", dir=final.parent))
+    try:
+        files = _write_files(job, folder, rel, fps)
+        for f in folder.iterdir():
+            _fsync(f)
+        _fsync(folder)
+        try:
+            folder.rename(final)
+        except OSError:
+            if not (final / "metadata.json").is_file():
+                # an incomplete folder from an older writer: keep it aside, never referenced
+                final.rename(final.parent / f".{job.event_id}.stale-{uuid.uuid4().hex[:8]}")
+                folder.rename(final)
+            else:  # written meanwhile: the first complete copy wins
+                shutil.rmtree(folder, ignore_errors=True)
+                return existing_evidence(root, rel)
+        _fsync(final.parent)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return files
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def existing_evidence(root: Path, rel: Path) -> list[EvidenceFile]:
+    """The files of a complete event folder, read back from disk and checked against its
+    ``metadata.json`` (``ValueError`` when a file is missing or differs)."""
+    meta_path = root / rel / "metadata.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        listed = [(str(m["path"]), str(m["kind"]), str(m["sha256"])) for m in meta["files"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{rel}: unreadable metadata.json: {exc}") from None
+    files: list[EvidenceFile] = []
+    for path, kind, sha in listed:
+        full = root / path
+        if not full.is_file() or sha256_file(full) != sha:
+            raise ValueError(f"{path}: missing or differs from its metadata")
+        files.append(EvidenceFile(path, kind, sha, full.stat().st_size))
+    files.append(
+        EvidenceFile(
+            str(rel / "metadata.json"), "metadata", sha256_file(meta_path), meta_path.stat().st_size
+        )
+    )
+    return files
+
+
+def _write_files(job: EvidenceJob, folder: Path, rel: Path, fps: float) -> list[EvidenceFile]:
+    """Every file of ``job`` into ``folder``; paths recorded as ``rel/<name>``."""
     v, cam = job.violation, job.camera
     ts = [f.t for f in job.frames]
     event_wall = job.event_wall
-    rel = Path(cam.id) / datetime.fromtimestamp(event_wall, UTC).strftime("%Y-%m-%d") / job.event_id
-    folder = root / rel
-    folder.mkdir(parents=True, exist_ok=True)
     images = [f.image() for f in job.frames]
     annotated = [
         draw(

@@ -58,6 +58,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="cap every camera's detections per second (ioc run: IOC_VISION_RUN_DETECT_FPS)",
     )
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="camera workers sharing the camera list (default IOC_VISION_WORKERS, 1)",
+    )
+    run.add_argument(
+        "--worker-index",
+        type=int,
+        default=None,
+        metavar="K",
+        help="this worker's index 0..N-1: it runs the cameras a stable hash of their ids "
+        "gives it (default IOC_VISION_WORKER_INDEX, 0)",
+    )
     run.set_defaults(func=cmd_run)
 
     analyze = sub.add_parser(
@@ -249,6 +264,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from vision.detector import DetectorSpec, create_detector
     from vision.pipeline import Pipeline, PipelineOptions
     from vision.publish import KafkaPublisher, LogPublisher, Publisher
+    from vision.sharding import ShardError, mine
     from vision.source import CameraSource, Grabber
 
     path = args.config or settings.cameras_dir
@@ -262,6 +278,22 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: unknown camera(s) {unknown}; known: {sorted(cameras)}", file=sys.stderr)
         return 2
     chosen = [cameras[c] for c in args.camera] if args.camera else list(cameras.values())
+    workers = getattr(args, "workers", None) or settings.vision_workers
+    index = getattr(args, "worker_index", None)
+    index = settings.vision_worker_index if index is None else index
+    try:
+        ours = set(mine([c.id for c in chosen], index, workers))
+    except ShardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if workers > 1:
+        logger.info(
+            "vision worker %d of %d: cameras %s of %d", index, workers, sorted(ours), len(chosen)
+        )
+        if not ours:
+            print(f"worker {index} of {workers}: no camera hashes to this worker")
+            return 0
+    chosen = [c for c in chosen if c.id in ours]
     cap = getattr(args, "max_detect_fps", None)
     if cap is not None and cap > 0:
         chosen = [c.model_copy(update={"detect_fps": min(c.detect_fps, cap)}) for c in chosen]
