@@ -31,10 +31,9 @@ import yaml
 from fixtures.streams import (
     REPO,
     WorkerProcess,
-    _end_offsets,
     ioc_command,
     query,
-    run_async,
+    topic_values,
     wait_for,
     worker_env,
 )
@@ -65,28 +64,7 @@ SECONDS = 22  # of stream time: seven cars pass
 
 
 def _violation_messages(settings: Settings) -> list[dict[str, Any]]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
-
-    async def read() -> list[dict[str, Any]]:
-        topic, bootstrap = settings.topic("violations"), str(settings.kafka_bootstrap_servers)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            await consumer.topics()
-            tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-            ends = await _end_offsets(bootstrap, tps)
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            out: list[dict[str, Any]] = []
-            while any([await consumer.position(tp) < ends[tp] for tp in tps]):
-                for records in (await consumer.getmany(timeout_ms=500)).values():
-                    out += [json.loads(r.value) for r in records if r.value is not None]
-            return out
-        finally:
-            await consumer.stop()
-
-    messages: list[dict[str, Any]] = run_async(read)
-    return messages
+    return [json.loads(v) for v in topic_values(settings, "violations")]
 
 
 def _partials(root: Path) -> list[Path]:
