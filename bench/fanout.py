@@ -2,12 +2,18 @@
 
 Not a test. One run, on this machine:
 
-1. a server process: uvicorn with the ``websockets`` protocol (the dashboard's
-   configuration) and a Starlette websocket route that does what ``dashboard/ws.py`` does per
-   connection: ``Hub.add`` (bounded queue + sender task), subscribe, receive loop. Auth and the
-   database snapshot are left out (a constant snapshot): the subject is the fan-out;
+1. a server process: uvicorn with the dashboard's websocket protocol
+   (``dashboard.ws_protocol.FanoutWebSocketProtocol``, sans-I/O ``websockets``, no
+   compression) and a Starlette websocket route that does what ``dashboard/ws.py`` does per
+   connection: ``Hub.add`` (bounded queue + sender task + the frame writer of the protocol),
+   subscribe, receive loop. Auth and the database snapshot are left out (a constant
+   snapshot): the subject is the fan-out. The naive baseline runs on the same protocol;
 2. client processes (``--client-procs``) holding ``--clients`` websocket connections between
-   them (the fd limit is raised with ``resource.setrlimit``);
+   them (the fd limit is raised with ``resource.setrlimit``). Each connection is the
+   ``websockets`` library's sans-I/O ``ClientProtocol`` in an ``asyncio.Protocol`` (frames are
+   parsed in ``data_received``, no task per connection), so the load generator, which shares
+   the 2 cores with the server, costs little; ``--client-impl asyncio`` uses the library's
+   asyncio client (a task per connection) instead;
 3. phases, for the hub and then for a naive server that ``await``s ``send`` to each client in
    turn: connect everyone (server RSS before/after → memory per connection); ``--seconds`` of
    1 alarm update per second to all (delivery latency per message = event-to-browser for
@@ -82,26 +88,32 @@ def server_main(
     ws_impl: str,
     tick_s: float,
     eager: bool,
+    frames: bool,
 ) -> None:
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import WebSocketRoute
     from starlette.websockets import WebSocket, WebSocketDisconnect
 
+    from dashboard import ws_protocol
     from dashboard.hub import Hub
+    from dashboard.ws_protocol import FRAME_EXTENSION, FanoutWebSocketProtocol, text_frame
 
     raise_fd_limit()
-    hub = Hub(queue_size, tick_s=tick_s, eager=eager)
+    hub = Hub(queue_size, tick_s=tick_s, eager=eager, encode_frame=text_frame if frames else None)
     naive: set[WebSocket] = set()
     sends = {"n": 0, "target": -1, "done_at": 0.0}
     all_sent = asyncio.Event()
 
-    async def counted(ws: WebSocket, text: str) -> None:
-        await ws.send_text(text)
+    def count_one() -> None:
         sends["n"] += 1
         if sends["n"] == sends["target"]:
             sends["done_at"] = time.perf_counter()
             all_sent.set()
+
+    async def counted(ws: WebSocket, text: str) -> None:
+        await ws.send_text(text)
+        count_one()
 
     snapshot_text = json.dumps({"type": "snapshot", "channels": ["alarms"]})
 
@@ -126,7 +138,18 @@ def server_main(
         async def send(text: str) -> None:
             await counted(ws, text)
 
-        client = hub.add("bench", send, close, snapshot)
+        writer = (ws.scope.get("extensions", {}).get(FRAME_EXTENSION) or {}).get("write")
+
+        def write_frame(frame: bytes) -> bool:
+            assert writer is not None
+            written: bool = writer(frame)
+            if written:
+                count_one()
+            return written
+
+        client = hub.add(
+            "bench", send, close, snapshot, write_frame=write_frame if writer else None
+        )
         hub.subscribe(client, frozenset({"alarms"}))
         try:
             while (await ws.receive())["type"] != "websocket.disconnect":
@@ -209,6 +232,7 @@ def server_main(
             "wall_s": time.perf_counter() - start,
             "resyncs": sum(len(c.resyncs) for c in hub.clients),
             "eager": sum(c.eager_sent for c in hub.clients),
+            "frames": sum(c.frames_written for c in hub.clients),
             "batches": sum(c.batches for c in hub.clients),
             "tick_batches": hub.ticks_batched,
         }
@@ -226,8 +250,15 @@ def server_main(
                 return
 
     app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
+    protocol: Any = FanoutWebSocketProtocol if ws_impl == "ioc" else ws_impl
     config = uvicorn.Config(
-        app, ws=ws_impl, log_level="error", lifespan="off", ws_ping_interval=None, backlog=4096
+        app,
+        ws=protocol,
+        log_level="error",
+        lifespan="off",
+        ws_ping_interval=None,
+        backlog=4096,
+        **ws_protocol.SETTINGS,
     )
     server = uvicorn.Server(config)
 
@@ -245,20 +276,74 @@ def server_main(
 # --- clients -----------------------------------------------------------------------------
 
 
-def clients_main(url: str, n: int, ctl: Connection) -> None:
+def clients_main(url: str, n: int, ctl: Connection, impl: str, nice: int) -> None:
     from websockets.asyncio.client import connect
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame, Opcode
+    from websockets.http11 import Response
+    from websockets.uri import parse_uri
 
     raise_fd_limit()
+    if nice:
+        os.nice(nice)  # the load generator yields the CPU to the server under test
     # per seq: latencies (only for the 1/s phase) and a count of delivered messages
     latencies: list[float] = []
     last_at: dict[int, float] = {}
     delivered = 0
     record = {"on": False}
 
-    async def one() -> None:
+    def on_text(text: bytes) -> None:
         nonlocal delivered
+        now = time.time()
+        if text.startswith(b'{"type":"batch"'):
+            delivered += text.count(b'"seq":')
+            return
+        if not text.startswith(b'{"type":"alarm.raised"'):
+            return
+        delivered += 1
+        if record["on"]:
+            doc = json.loads(text)
+            latencies.append(now - doc["t"])
+            seq = doc["seq"]
+            if now > last_at.get(seq, 0.0):
+                last_at[seq] = now
+
+    class Lean(asyncio.Protocol):
+        """One connection: the library's sans-I/O client driven from ``data_received``."""
+
+        def __init__(self) -> None:
+            self.ws = ClientProtocol(parse_uri(url), max_size=2**20)
+            self.transport: asyncio.Transport | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport
+            self.ws.send_request(self.ws.connect())
+            self.flush()
+
+        def data_received(self, data: bytes) -> None:
+            self.ws.receive_data(data)
+            for event in self.ws.events_received():
+                if isinstance(event, Frame):
+                    if event.opcode is Opcode.TEXT:
+                        on_text(bytes(event.data))
+                elif isinstance(event, Response) and event.status_code != 101:
+                    print(f"[fanout] handshake refused: {event.status_code}", file=sys.stderr)
+            self.flush()
+
+        def flush(self) -> None:
+            out = self.ws.data_to_send()
+            if out and self.transport is not None:
+                self.transport.write(b"".join(out))
+
+    async def one() -> None:
+        loop = asyncio.get_running_loop()
         for attempt in range(20):
             try:
+                if impl == "sansio":
+                    host, port = url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
+                    await loop.create_connection(Lean, host, int(port))
+                    return
                 ws = await connect(
                     url, open_timeout=120, ping_interval=None, max_queue=64, compression=None
                 )
@@ -268,20 +353,7 @@ def clients_main(url: str, n: int, ctl: Connection) -> None:
         else:
             return
         async for frame in ws:
-            now = time.time()
-            text = frame if isinstance(frame, str) else frame.decode()
-            if text.startswith('{"type":"batch"'):
-                delivered += text.count('"seq":')
-                continue
-            if not text.startswith('{"type":"alarm.raised"'):
-                continue
-            delivered += 1
-            if record["on"]:
-                doc = json.loads(text)
-                latencies.append(now - doc["t"])
-                seq = doc["seq"]
-                if now > last_at.get(seq, 0.0):
-                    last_at[seq] = now
+            on_text(frame.encode() if isinstance(frame, str) else frame)
 
     async def main() -> None:
         nonlocal delivered
@@ -337,6 +409,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
             args.ws,
             args.tick,
             not args.no_eager,
+            not args.no_frames,
         ),
     )
     server.start()
@@ -350,7 +423,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     for n in per:
         a, b = ctx.Pipe()
-        p = ctx.Process(target=clients_main, args=(url, n, b))
+        p = ctx.Process(target=clients_main, args=(url, n, b, args.client_impl, args.client_nice))
         p.start()
         ctls.append(a)
         procs.append(p)
@@ -401,6 +474,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> dict[str, Any]:
         "server_pass_missed": steady["server_pass_missed"],
         "server_cpu_ms_per_update": round(1000 * steady["cpu_s"] / max(1, steady["broadcasts"]), 1),
         "eager_sends": steady["eager"],
+        "frame_writes": steady["frames"],
         "resyncs": steady["resyncs"],
     }
     # broadcast pass: from the broadcast until the LAST client has the update
@@ -463,10 +537,25 @@ def main() -> None:
     parser.add_argument("--tick", type=float, default=0.1, help="hub tick (IOC_WS_TICK_S)")
     parser.add_argument("--no-eager", action="store_true", help="hub without the eager path")
     parser.add_argument(
+        "--no-frames", action="store_true", help="hub without the shared-frame fast path"
+    )
+    parser.add_argument(
         "--ws",
-        default="websockets",
-        choices=["websockets", "websockets-sansio", "wsproto"],
-        help="uvicorn websocket protocol (the dashboard runs 'websockets')",
+        default="ioc",
+        choices=["ioc", "websockets", "websockets-sansio", "wsproto"],
+        help="uvicorn websocket protocol ('ioc': the dashboard's FanoutWebSocketProtocol)",
+    )
+    parser.add_argument(
+        "--client-impl",
+        default="sansio",
+        choices=["sansio", "asyncio"],
+        help="load generator: websockets sans-I/O in a Protocol, or the asyncio client",
+    )
+    parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=0,
+        help="niceness of the client processes (10: browsers would be on other machines)",
     )
     parser.add_argument(
         "--gc-freeze",
@@ -482,6 +571,9 @@ def main() -> None:
         "gc_freeze": args.gc_freeze,
         "tick_s": args.tick,
         "eager": not args.no_eager,
+        "frames": not args.no_frames,
+        "client_impl": args.client_impl,
+        "client_nice": args.client_nice,
         "goals": GOALS,
     }
     for mode in args.modes.split(","):

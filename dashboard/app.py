@@ -9,7 +9,7 @@ nothing is reachable by accident.
 Example::
 
     app = create_app(settings, database_url=url, kafka_bootstrap="127.0.0.1:9092")
-    uvicorn.run(app, ws="websockets")
+    uvicorn.run(app, ws=FanoutWebSocketProtocol, **ws_protocol.SETTINGS)
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from dashboard.sessions import login, login_page, logout, me
 from dashboard.snapshot import SnapshotBuilder
 from dashboard.throttle import LoginThrottle
 from dashboard.ws import websocket_endpoint
+from dashboard.ws_protocol import text_frame
 from ioc.domain.auth import ENDPOINTS, Principal
 from ioc.domain.catalogue import load_catalogue
 from ioc.settings import Settings
@@ -114,6 +115,7 @@ def create_app(
             settings.ws_queue_size,
             batch_after=settings.ws_batch_after,
             tick_s=settings.ws_tick_s,
+            encode_frame=text_frame,
         )
         feed = DashboardFeed(
             bootstrap,

@@ -43,6 +43,8 @@ from typing import Any, Final
 logger = logging.getLogger(__name__)
 
 SendFn = Callable[[str], Coroutine[Any, Any, None]]
+FrameWriter = Callable[[bytes], bool]
+FrameEncoder = Callable[[str], bytes]
 CloseFn = Callable[[int, str], Awaitable[None]]
 SnapshotFn = Callable[[frozenset[str]], Awaitable[str]]
 
@@ -66,8 +68,11 @@ class Client:
         queue_size: int,
         batch_after: int = 4,
         max_batch: int = 256,
+        write_frame: FrameWriter | None = None,
     ) -> None:
         self.name = name
+        self.write_frame = write_frame
+        self.frames_written = 0
         self.batch_after = batch_after
         self.max_batch = max_batch
         self.batches = 0
@@ -84,6 +89,31 @@ class Client:
         self.eager_sent = 0
         self._inflight: asyncio.Task[None] | None = None
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, nothing being sent: a message may go out right now, in order."""
+        return not (
+            self.busy or self._inflight is not None or not self.queue.empty() or self.dropped
+        )
+
+    def try_write_frame(self, frame: bytes) -> bool:
+        """Fast path: write the shared, pre-built frame straight to this idle client's socket.
+
+        ``False`` when the client has no frame writer, is not idle, or its socket refused
+        (closing, or its buffer is full: a slow reader); the caller then queues the text.
+        """
+        if self.write_frame is None or not self.idle:
+            return False
+        try:
+            written = self.write_frame(frame)
+        except Exception as exc:  # a broken transport: the receive loop removes the client
+            logger.debug("frame write to %s failed: %s", self.name, exc)
+            return False
+        if written:
+            self.sent += 1
+            self.frames_written += 1
+        return written
+
     def try_send_now(self, text: str) -> bool:
         """Eager path of an idle client: start ``send`` right here; most sends finish without
         suspending (the socket is writable), which saves the wake-up of the sender task.
@@ -92,7 +122,7 @@ class Client:
         task before its next item, so the order of messages is kept. ``False``: not idle,
         the caller queues the message instead.
         """
-        if self.busy or self._inflight is not None or not self.queue.empty() or self.dropped:
+        if not self.idle:
             return False
         coro = self._send(text)
         try:
@@ -184,8 +214,10 @@ class Hub:
         batch_after: int = 4,
         eager: bool = True,
         tick_s: float = 0.0,
+        encode_frame: FrameEncoder | None = None,
     ) -> None:
         self.queue_size = queue_size
+        self.encode_frame = encode_frame
         self.eager = eager
         self.tick_s = tick_s
         self.ticks_batched = 0
@@ -200,8 +232,25 @@ class Hub:
         self._by_channel: dict[str, set[Client]] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
-    def add(self, name: str, send: SendFn, close: CloseFn, snapshot: SnapshotFn) -> Client:
-        client = Client(name, send, close, snapshot, self.queue_size, self.batch_after)
+    def add(
+        self,
+        name: str,
+        send: SendFn,
+        close: CloseFn,
+        snapshot: SnapshotFn,
+        write_frame: FrameWriter | None = None,
+    ) -> Client:
+        """Register a client; ``write_frame`` (optional) takes frames built by the hub's
+        ``encode_frame`` and writes them at once (see :meth:`Client.try_write_frame`)."""
+        client = Client(
+            name,
+            send,
+            close,
+            snapshot,
+            self.queue_size,
+            self.batch_after,
+            write_frame=write_frame if self.encode_frame is not None else None,
+        )
         client.task = asyncio.create_task(client.run(), name=f"ws-sender-{name}")
         self.clients.add(client)
         return client
@@ -282,10 +331,17 @@ class Hub:
 
     def _deliver(self, members: set[Client], text: str) -> int:
         queued = 0
+        frame: bytes | None = None
         for client in list(members):
             if client.dropped:
                 continue
-            if self.eager and client.try_send_now(text):
+            if client.write_frame is not None and self.encode_frame is not None:
+                if frame is None:
+                    frame = self.encode_frame(text)  # once for every subscriber
+                if client.try_write_frame(frame):
+                    queued += 1
+                    continue
+            elif self.eager and client.try_send_now(text):
                 queued += 1
                 continue
             try:

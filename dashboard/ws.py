@@ -34,6 +34,7 @@ from dashboard.auth import authenticate, same_origin
 from dashboard.context import Components, components
 from dashboard.hub import Client
 from dashboard.responses import dumps
+from dashboard.ws_protocol import FRAME_EXTENSION
 from ioc.domain.auth import ENDPOINTS, Principal, allowed, allowed_channels, command_allowed
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,10 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             }
         )
     )
-    client = ctx.hub.add(principal.name, send, close, ctx.snapshots.build)
+    frames = ws.scope.get("extensions", {}).get(FRAME_EXTENSION) or {}
+    client = ctx.hub.add(
+        principal.name, send, close, ctx.snapshots.build, write_frame=frames.get("write")
+    )
     try:
         await _receive_loop(ws, ctx, client, principal, expires, permitted)
     except WebSocketDisconnect:

@@ -17,7 +17,6 @@ import asyncio
 import logging
 import socket
 import sys
-import warnings
 from collections.abc import Callable
 
 import uvicorn
@@ -69,7 +68,9 @@ def _announce(settings: Settings, url: str, record: Callable[[Settings, str], ob
 
 
 def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
+    from dashboard import ws_protocol
     from dashboard.app import create_app
+    from dashboard.ws_protocol import FanoutWebSocketProtocol
     from ioc.services.manager import database_url, kafka_bootstrap, record_dashboard_url
     from ioc.services.ports import ServiceError
 
@@ -84,12 +85,12 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     url = url_of(host, sock.getsockname()[1])
-    # uvicorn deprecates its legacy `websockets` protocol class; we keep it (the websockets
-    # library serves /ws, as everywhere else in the centre) until the sans-I/O one is default.
-    warnings.filterwarnings("ignore", message=".*`websockets` implementation is deprecated.*")
+    # /ws: uvicorn's sans-I/O protocol of the websockets library, with the fan-out hook of
+    # dashboard.ws_protocol (one frame built per update, written to every idle socket)
     config = uvicorn.Config(
         app,
-        ws="websockets",
+        ws=FanoutWebSocketProtocol,
+        **ws_protocol.SETTINGS,
         lifespan="on",
         log_config=None,
         proxy_headers=False,
