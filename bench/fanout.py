@@ -97,7 +97,7 @@ def server_main(
 
     from dashboard import ws_protocol
     from dashboard.hub import Hub
-    from dashboard.ws_protocol import FRAME_EXTENSION, FanoutWebSocketProtocol, text_frame
+    from dashboard.ws_protocol import frame_writer, text_frame
 
     raise_fd_limit()
     hub = Hub(queue_size, tick_s=tick_s, eager=eager, encode_frame=text_frame if frames else None)
@@ -138,7 +138,7 @@ def server_main(
         async def send(text: str) -> None:
             await counted(ws, text)
 
-        writer = (ws.scope.get("extensions", {}).get(FRAME_EXTENSION) or {}).get("write")
+        writer = frame_writer(ws.scope)
 
         def write_frame(frame: bytes) -> bool:
             assert writer is not None
@@ -250,15 +250,9 @@ def server_main(
                 return
 
     app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
-    protocol: Any = FanoutWebSocketProtocol if ws_impl == "ioc" else ws_impl
+    protocol = ws_protocol.SETTINGS if ws_impl == "ioc" else {**ws_protocol.SETTINGS, "ws": ws_impl}
     config = uvicorn.Config(
-        app,
-        ws=protocol,
-        log_level="error",
-        lifespan="off",
-        ws_ping_interval=None,
-        backlog=4096,
-        **ws_protocol.SETTINGS,
+        app, log_level="error", lifespan="off", ws_ping_interval=None, backlog=4096, **protocol
     )
     server = uvicorn.Server(config)
 

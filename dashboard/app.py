@@ -9,7 +9,7 @@ nothing is reachable by accident.
 Example::
 
     app = create_app(settings, database_url=url, kafka_bootstrap="127.0.0.1:9092")
-    uvicorn.run(app, ws=FanoutWebSocketProtocol, **ws_protocol.SETTINGS)
+    uvicorn.run(app, **ws_protocol.SETTINGS)
 """
 
 from __future__ import annotations

@@ -8,7 +8,11 @@ message's data already is). A client that overflows again and again within
 ``resync_window_s`` is dropped (closed with 1013 "try again later"); its page reconnects and
 starts from a fresh snapshot.
 
-An idle client (nothing queued, nothing being sent) gets a message *eagerly*: the send
+With ``encode_frame`` (the dashboard passes ``dashboard.ws_protocol.text_frame``) and a client
+that was given a ``write_frame`` (the server's socket writer), the wire frame of a message is
+built once per broadcast and written straight to every idle client's socket; a socket that
+refuses (closing, or its buffer over the high-water mark) gets the message queued instead.
+Without them, an idle client (nothing queued, nothing being sent) gets a message *eagerly*: the send
 coroutine is started inside ``broadcast`` and, when the socket is writable, finishes there
 without waking the client's task (half the cost per client at low rates; a send that has
 to wait is finished by a small task, and the order of messages is kept). When the rate of a

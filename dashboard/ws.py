@@ -34,7 +34,7 @@ from dashboard.auth import authenticate, same_origin
 from dashboard.context import Components, components
 from dashboard.hub import Client
 from dashboard.responses import dumps
-from dashboard.ws_protocol import FRAME_EXTENSION
+from dashboard.ws_protocol import frame_writer
 from ioc.domain.auth import ENDPOINTS, Principal, allowed, allowed_channels, command_allowed
 
 logger = logging.getLogger(__name__)
@@ -73,9 +73,8 @@ async def websocket_endpoint(ws: WebSocket) -> None:
             }
         )
     )
-    frames = ws.scope.get("extensions", {}).get(FRAME_EXTENSION) or {}
     client = ctx.hub.add(
-        principal.name, send, close, ctx.snapshots.build, write_frame=frames.get("write")
+        principal.name, send, close, ctx.snapshots.build, write_frame=frame_writer(ws.scope)
     )
     try:
         await _receive_loop(ws, ctx, client, principal, expires, permitted)

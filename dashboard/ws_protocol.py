@@ -21,6 +21,7 @@ own frames (pings, close).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -29,10 +30,13 @@ from websockets.protocol import State
 
 FRAME_EXTENSION: Final = "ioc.websocket.frame"
 
-# uvicorn.Config keyword arguments for the dashboard's websockets: no per-message deflate
-# (small JSON, compressed per socket per message would cost more CPU than the whole fan-out;
-# it would also make a shared frame impossible), our protocol class.
-SETTINGS: Final[dict[str, Any]] = {"ws_per_message_deflate": False}
+
+def frame_writer(scope: Mapping[str, Any]) -> Callable[[bytes], bool] | None:
+    """The socket's ``write_frame`` from an ASGI websocket scope; ``None`` when the server
+    does not offer it (then everything goes through ``websocket.send``)."""
+    offered = scope.get("extensions", {}).get(FRAME_EXTENSION) or {}
+    writer: Callable[[bytes], bool] | None = offered.get("write")
+    return writer
 
 
 def text_frame(text: str) -> bytes:
@@ -64,3 +68,9 @@ class FanoutWebSocketProtocol(WebSocketsSansIOProtocol):
             return False
         self.transport.write(frame)
         return True
+
+
+# uvicorn.Config keyword arguments for the dashboard's websockets: our protocol class, and no
+# per-message deflate (small JSON compressed per socket per message would cost more CPU than
+# the whole fan-out, and would make a shared frame impossible).
+SETTINGS: Final[dict[str, Any]] = {"ws": FanoutWebSocketProtocol, "ws_per_message_deflate": False}

@@ -70,7 +70,6 @@ def _announce(settings: Settings, url: str, record: Callable[[Settings, str], ob
 def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard import ws_protocol
     from dashboard.app import create_app
-    from dashboard.ws_protocol import FanoutWebSocketProtocol
     from ioc.services.manager import database_url, kafka_bootstrap, record_dashboard_url
     from ioc.services.ports import ServiceError
 
@@ -89,7 +88,6 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
     # dashboard.ws_protocol (one frame built per update, written to every idle socket)
     config = uvicorn.Config(
         app,
-        ws=FanoutWebSocketProtocol,
         **ws_protocol.SETTINGS,
         lifespan="on",
         log_config=None,

@@ -26,7 +26,7 @@ from websockets.frames import Frame, Opcode
 
 from dashboard import ws_protocol
 from dashboard.hub import Client, Hub
-from dashboard.ws_protocol import FRAME_EXTENSION, FanoutWebSocketProtocol, text_frame
+from dashboard.ws_protocol import frame_writer, text_frame
 
 DEADLINE_S = 10.0
 
@@ -134,7 +134,7 @@ async def _server() -> AsyncIterator[_Served]:
 
     async def endpoint(ws: WebSocket) -> None:
         await ws.accept()
-        writer = (ws.scope.get("extensions", {}).get(FRAME_EXTENSION) or {}).get("write")
+        writer = frame_writer(ws.scope)
         served.writers.append(writer)
 
         async def close(code: int, reason: str) -> None:
@@ -154,7 +154,6 @@ async def _server() -> AsyncIterator[_Served]:
     app = Starlette(routes=[WebSocketRoute("/ws", endpoint)])
     config = uvicorn.Config(
         app,
-        ws=FanoutWebSocketProtocol,
         lifespan="off",
         log_level="warning",
         ws_ping_interval=None,
