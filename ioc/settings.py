@@ -145,8 +145,21 @@ class Settings(BaseSettings):
         description="auto: CUDA (fp16, cameras batched) when present, else CPU.",
     )
     vision_max_batch: int = Field(default=8, ge=1, le=64, description="Frames per GPU inference.")
+    vision_cpu_runtime: Literal["auto", "torch", "openvino"] = Field(
+        default="auto",
+        description="Detector runtime on a CPU: auto = OpenVINO (the .pt weights exported once "
+        "into IOC_MODEL_CACHE_DIR) when the openvino package is installed, else PyTorch.",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Exported detector models (OpenVINO). Unset: ~/.cache/ioc/models, shared "
+        "by every IOC_HOME of the user.",
+    )
     vision_torch_threads: int = Field(
-        default=0, ge=0, le=256, description="CPU threads of torch (0: ultralytics' default)."
+        default=0,
+        ge=0,
+        le=256,
+        description="CPU threads of the detector, PyTorch or OpenVINO (0: the runtime's default).",
     )
     evidence_dir: Path | None = Field(
         default=None, description="Violation evidence store. Unset: IOC_HOME/evidence."

@@ -262,6 +262,15 @@ class CameraConfig(_Strict):
     location: Location = Field(description="Where the camera stands.")
     source: str = Field(description="shared:<path>, rtsp(s)://, http(s):// URL, or a file path.")
     detect_fps: float = Field(gt=0, le=60, description="Frames per second sent to the detector.")
+    detect_imgsz: int | None = Field(
+        default=None,
+        ge=64,
+        le=4096,
+        multiple_of=32,
+        description="Detector input size for this camera, px (longest side, a multiple of 32); "
+        "unset: IOC_DETECTOR_IMGSZ. Larger finds smaller or more distant vehicles, at a cost "
+        "that grows with its square.",
+    )
     frame: FrameSize = Field(description="Frame size the geometry is drawn on.")
     stop_lines: list[StopLine] = Field(default_factory=list, description="Signal stop lines.")
     lanes: list[Lane] = Field(default_factory=list, description="Lanes with direction and classes.")

@@ -4,7 +4,9 @@ Pure: :func:`plan_device` is a function of what was asked for and what is presen
 path is unit-tested on a CPU-only machine. A GPU gets half precision (YOLO loses no useful
 accuracy in fp16 and runs about twice as fast) and frames from several cameras batched into
 one forward pass (one launch per batch instead of per camera keeps the GPU busy). A CPU gets
-fp32 and batches of one: there batching only adds latency, since the work is the same.
+fp32 and batches of one: there batching only adds latency, since the work is the same. On a
+CPU, PyTorch weights run through OpenVINO when that package is present (``runtime``; the same
+graph, exported once by :mod:`vision.openvino_export`, in well under half the time).
 
 Example::
 
@@ -18,22 +20,27 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 logger = logging.getLogger(__name__)
 
 _CUDA = re.compile(r"^cuda(?::(\d+))?$")
 # Formats whose graph accepts any batch size and an fp16 switch at load time.
 _FLEXIBLE = frozenset({".pt", ".pth"})
+CPU_RUNTIMES = ("auto", "torch", "openvino")
+Runtime = Literal["torch", "openvino"]
 
 
 @dataclass(frozen=True, slots=True)
 class DevicePlan:
-    """The decision: torch device string, fp16 or not, frames per inference, and why."""
+    """The decision: torch device string, fp16 or not, frames per inference, the inference
+    runtime (``torch``: the weights as given; ``openvino``: their OpenVINO export), and why."""
 
     device: str
     half: bool
     batch: int
     reason: str
+    runtime: Runtime = "torch"
 
     @property
     def is_cuda(self) -> bool:
@@ -41,13 +48,22 @@ class DevicePlan:
 
 
 def plan_device(
-    requested: str, *, cuda_devices: int, model_suffix: str, cameras: int, max_batch: int
+    requested: str,
+    *,
+    cuda_devices: int,
+    model_suffix: str,
+    cameras: int,
+    max_batch: int,
+    cpu_runtime: str = "torch",
+    openvino: bool = False,
 ) -> DevicePlan:
-    """Choose device, precision and batch size.
+    """Choose device, precision, batch size and, on a CPU, the runtime.
 
     ``requested`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (``IOC_VISION_DEVICE``);
     ``cuda_devices`` is how many CUDA devices torch sees. Exported graphs (``.onnx``; the
-    shared one is fixed at 1x3x640x640 fp32) always get fp32 and batch 1.
+    shared one is fixed at 1x3x640x640 fp32) always get fp32 and batch 1. ``cpu_runtime``
+    (``IOC_VISION_CPU_RUNTIME``) is ``auto`` (OpenVINO when ``openvino`` says the package is
+    present and the weights are ``.pt``), ``torch`` or ``openvino`` (an error if impossible).
 
     Example: ``plan_device("auto", cuda_devices=0, model_suffix=".pt", cameras=4,
     max_batch=8)`` -> ``DevicePlan('cpu', False, 1, ...)``.
@@ -56,9 +72,14 @@ def plan_device(
         raise ValueError("cameras and max_batch must be >= 1, cuda_devices >= 0")
     req = requested.strip().lower()
     flexible = model_suffix.lower() in _FLEXIBLE
+    if cpu_runtime not in CPU_RUNTIMES:
+        raise ValueError(f"CPU runtime {cpu_runtime!r}: expected one of {CPU_RUNTIMES}")
     if req == "cpu" or (req == "auto" and cuda_devices == 0):
         why = "asked for" if req == "cpu" else "no CUDA device"
-        return DevicePlan("cpu", False, 1, f"CPU ({why}): fp32, one frame per inference")
+        runtime = _cpu_runtime(cpu_runtime, flexible=flexible, openvino=openvino)
+        return DevicePlan(
+            "cpu", False, 1, f"CPU ({why}): {runtime}, fp32, one frame per inference", runtime
+        )
     if req == "auto":
         index = 0
     else:
@@ -76,6 +97,16 @@ def plan_device(
     return DevicePlan(
         f"cuda:{index}", True, batch, f"CUDA: fp16, up to {batch} camera frame(s) per inference"
     )
+
+
+def _cpu_runtime(asked: str, *, flexible: bool, openvino: bool) -> Runtime:
+    if asked == "torch" or (asked == "auto" and not (flexible and openvino)):
+        return "torch"
+    if not flexible:
+        raise ValueError("the OpenVINO runtime is exported from PyTorch weights (.pt)")
+    if not openvino:
+        raise ValueError("the OpenVINO runtime needs the package: pip install openvino")
+    return "openvino"
 
 
 def cuda_device_count() -> int:

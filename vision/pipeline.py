@@ -281,7 +281,13 @@ class Pipeline:
             return False
         need = [(w, f) for w, f, detect in todo if detect]
         found = (
-            self.detector.detect([f.image for _, f in need], [f.t for _, f in need]) if need else []
+            self.detector.detect(
+                [f.image for _, f in need],
+                [f.t for _, f in need],
+                [w.camera.detect_imgsz for w, _ in need],
+            )
+            if need
+            else []
         )
         by_cam = {w.camera.id: d for (w, _), d in zip(need, found, strict=True)}
         for w, f, _ in todo:

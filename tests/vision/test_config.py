@@ -178,6 +178,8 @@ def test_geometry_outside_the_frame_is_refused(tmp_path: Path) -> None:
             },
             "no_stopping_zones: duplicate ids ['z']",
         ),
+        ({"detect_imgsz": 1000}, "detect_imgsz: Input should be a multiple of 32"),
+        ({"detect_imgsz": 32}, "detect_imgsz: Input should be greater than or equal to 64"),
     ],
 )
 def test_invalid_sections_are_explained(

@@ -19,6 +19,7 @@ from ioc.settings import Settings
 from vision.catalogue import load_violation_catalogue
 from vision.config import load_cameras, resolve_source
 from vision.detector import DetectorSpec, create_detector
+from vision.openvino_export import default_cache_dir
 from vision.pipeline import Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher
 from vision.source import CameraSource, Grabber
@@ -65,6 +66,8 @@ def test_line_counts_match_the_hand_counts(clip: str, tmp_path: Path) -> None:
             device="cpu",
             torch_threads=1,
             config_dir=tmp_path / "yolo",
+            cpu_runtime=settings.vision_cpu_runtime,  # as deployed: OpenVINO when installed
+            cache_dir=settings.model_cache_dir or default_cache_dir(),
         )
     )
     feeds = {

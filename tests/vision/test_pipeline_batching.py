@@ -34,11 +34,19 @@ class FakeGpuDetector:
         )
         self.delay_s = delay_s
         self.batches: list[list[float]] = []
+        self.sizes: list[list[int | None]] = []
 
-    def detect(self, frames: Sequence[NDArray[np.uint8]], ts: Sequence[float]) -> list[Detections]:
+    def detect(
+        self,
+        frames: Sequence[NDArray[np.uint8]],
+        ts: Sequence[float],
+        sizes: Sequence[int | None] | None = None,
+    ) -> list[Detections]:
         assert len(frames) <= self.plan.batch
+        assert sizes is not None and len(sizes) == len(frames)
         time.sleep(self.delay_s)
         self.batches.append(list(ts))
+        self.sizes.append(list(sizes))
         return [empty_detections(t) for t in ts]
 
 
@@ -67,7 +75,19 @@ def test_cameras_share_detector_batches(tmp_path: Path, catalogue: ViolationCata
     pairs = sum(len(b) == 2 for b in det.batches)
     assert pairs >= 2  # one call, frames of both cameras
     assert sum(len(b) for b in det.batches) == sum(s.detections for s in stats.values())
+    assert {s for b in det.sizes for s in b} == {None}  # neither camera sets detect_imgsz
     assert all(h["device"] == "cuda:0" for h in pub.of(PipelineOptions().topic_dashboard, "camera"))
+
+
+def test_each_camera_asks_for_its_own_input_size(
+    tmp_path: Path, catalogue: ViolationCatalogue
+) -> None:
+    det, stats, _ = _run(tmp_path, catalogue, ["vn-junction-a", "vn-junction-b"], False)
+    sizes = [s for batch in det.sizes for s in batch]
+    assert stats["vn-junction-b"].detections > 0 and stats["vn-junction-a"].detections > 0
+    # junction B's YAML asks for 960 px, junction A leaves the detector's default
+    assert sizes.count(960) == stats["vn-junction-b"].detections
+    assert sizes.count(None) == stats["vn-junction-a"].detections
 
 
 def test_still_frames_skip_the_detector(tmp_path: Path, catalogue: ViolationCatalogue) -> None:

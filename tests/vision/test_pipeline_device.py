@@ -40,3 +40,29 @@ def test_explicit_choices() -> None:
         plan_device("cuda", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=8)
     with pytest.raises(ValueError, match="expected auto"):
         plan_device("tpu", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=8)
+
+
+def test_cpu_runtime_openvino_when_present_for_pytorch_weights() -> None:
+    def plan(runtime: str, suffix: str = ".pt", openvino: bool = True, cuda: int = 0) -> str:
+        return plan_device(
+            "auto",
+            cuda_devices=cuda,
+            model_suffix=suffix,
+            cameras=2,
+            max_batch=8,
+            cpu_runtime=runtime,
+            openvino=openvino,
+        ).runtime
+
+    assert plan("auto") == "openvino"
+    assert plan("auto", openvino=False) == "torch"
+    assert plan("auto", suffix=".onnx") == "torch"
+    assert plan("torch") == "torch"
+    assert plan("openvino") == "openvino"
+    assert plan("openvino", cuda=1) == "torch"  # a GPU runs PyTorch (fp16, batched)
+    with pytest.raises(ValueError, match="pip install openvino"):
+        plan("openvino", openvino=False)
+    with pytest.raises(ValueError, match=r"\.pt"):
+        plan("openvino", suffix=".onnx")
+    with pytest.raises(ValueError, match="expected one of"):
+        plan("tensorrt")

@@ -1,0 +1,129 @@
+"""The OpenVINO runtime on a CPU: the real YOLOv8n weights exported once into a cache, the
+same boxes as PyTorch on real frames, the export reused, and clear errors.
+
+Skipped with the reason when the ``openvino`` package is not installed (it is a dependency of
+the project, so only a trimmed environment lacks it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ioc.settings import Settings
+from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
+from vision.openvino_export import ExportError, openvino_available, openvino_model
+
+pytestmark = [
+    pytest.mark.vision,
+    pytest.mark.skipif(not openvino_available(), reason="openvino is not installed"),
+]
+SETTINGS = Settings()
+CLIP = SETTINGS.shared_dir / "data" / "video" / "vn_cctv_junction_a.mp4"
+
+
+def _frames(count: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(CLIP), cv2.CAP_FFMPEG)
+    frames = []
+    for i in range(count * 20):
+        ok, frame = cap.read()
+        assert ok
+        if i % 20 == 0:
+            frames.append(frame)
+    cap.release()
+    return frames
+
+
+def _detector(runtime: str, cache: Path, yolo: Path, threads: int = 1) -> UltralyticsDetector:
+    det = create_detector(
+        DetectorSpec(
+            type="ultralytics",
+            model_path=SETTINGS.model_path,
+            conf=0.25,
+            imgsz=640,
+            device="cpu",
+            torch_threads=threads,
+            config_dir=yolo,
+            cpu_runtime=runtime,
+            cache_dir=cache,
+        )
+    )
+    assert isinstance(det, UltralyticsDetector)
+    return det
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("models")
+
+
+def test_openvino_finds_the_same_boxes_as_pytorch(
+    cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    yolo = tmp_path_factory.mktemp("yolo")
+    ov, pt = _detector("auto", cache, yolo), _detector("torch", cache, yolo)
+    assert ov.plan.runtime == "openvino" and ov.weights.is_dir()
+    assert pt.plan.runtime == "torch" and pt.weights == SETTINGS.model_path
+    frames = _frames(3)
+    seen = 0
+    for a, b in zip(
+        ov.detect(frames, [0.0, 1.0, 2.0]), pt.detect(frames, [0.0, 1.0, 2.0]), strict=True
+    ):
+        assert a.t == b.t
+        # the same graph in fp32: the same boxes, up to float rounding near the threshold
+        assert abs(len(a.xyxy) - len(b.xyxy)) <= 1
+        for box, cls in zip(b.xyxy, b.class_id, strict=True):
+            dist = np.abs(a.xyxy - box).max(axis=1) if len(a.xyxy) else np.array([np.inf])
+            j = int(np.argmin(dist))
+            if dist[j] < 2.0:
+                assert a.class_id[j] == cls
+                seen += 1
+    assert seen >= 10  # busy junction: many vehicles matched box for box
+
+
+def test_export_is_cached_and_reused(cache: Path) -> None:
+    first = openvino_model(SETTINGS.model_path, cache)
+    xml = next(first.glob("*.xml"))
+    before = xml.stat().st_mtime_ns
+    again = openvino_model(SETTINGS.model_path, cache)
+    assert again == first and xml.stat().st_mtime_ns == before
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".")] == []  # no leftovers
+
+
+def test_an_incomplete_export_is_replaced(tmp_path: Path, cache: Path) -> None:
+    good = openvino_model(SETTINGS.model_path, cache)
+    target = tmp_path / good.name
+    target.mkdir()
+    (target / "half-written.xml").write_text("<net")  # a copy killed mid-write
+    rebuilt = openvino_model(SETTINGS.model_path, tmp_path)
+    assert rebuilt == target and (rebuilt / "metadata.yaml").is_file()
+    assert not (rebuilt / "half-written.xml").exists()
+
+
+def test_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="not found"):
+        openvino_model(tmp_path / "missing.pt", tmp_path)
+    with pytest.raises(ExportError, match=r"only PyTorch weights"):
+        openvino_model(SETTINGS.shared_dir / "models" / "yolov8n.onnx", tmp_path)
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    with pytest.raises(ExportError, match=r"export of .*bogus\.pt failed"):
+        openvino_model(bogus, tmp_path / "cache")
+    assert not any((tmp_path / "cache").iterdir())  # the failed attempt left nothing
+
+
+def test_frames_of_several_input_sizes_come_back_in_order(
+    cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    det = _detector("auto", cache, tmp_path_factory.mktemp("yolo"))
+    a, b, c = _frames(3)
+    mixed = det.detect([a, b, c], [0.0, 1.0, 2.0], [None, 960, None])
+    assert [d.t for d in mixed] == [0.0, 1.0, 2.0]
+    alone_960 = det.detect([b], [1.0], [960])[0]
+    alone_640 = det.detect([b], [1.0])[0]
+    np.testing.assert_allclose(mixed[1].xyxy, alone_960.xyxy, atol=1e-3)
+    np.testing.assert_allclose(mixed[0].xyxy, det.detect([a], [0.0])[0].xyxy, atol=1e-3)
+    assert len(alone_960.xyxy) != len(alone_640.xyxy)  # the size really changed the input
