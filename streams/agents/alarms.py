@@ -28,6 +28,7 @@ from ioc.domain.alarms import Signal, alarm_message
 from ioc.storage.alarms import AlarmChange, apply_signal
 from streams import records
 from streams.runtime import Runtime
+from streams.schema import bytes_topic
 from streams.topics import partition_for
 
 logger = logging.getLogger(__name__)
@@ -102,12 +103,7 @@ def _applier(
 
 def register(app: faust.App, rt: Runtime) -> None:
     """Declare the alarms agent on the dashboard topic."""
-    topic = app.topic(
-        rt.topics.dashboard,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=rt.settings.topic_partitions,
-    )
+    topic = bytes_topic(app, rt.topics.dashboard, partitions=rt.settings.topic_partitions)
     surges = SurgeDetector(rt.settings.alarm_surge_window_s, rt.settings.alarm_surge_count)
 
     @app.agent(topic, name="alarms")

@@ -36,6 +36,7 @@ from ioc.domain.catalogue import Quantity
 from ioc.storage.alerts import AlertKey, AlertWrite, StoredEvent, write_events
 from streams import records
 from streams.runtime import Runtime
+from streams.schema import bytes_topic
 from streams.topics import partition_for
 
 logger = logging.getLogger(__name__)
@@ -148,12 +149,7 @@ async def process(rt: Runtime, events: Sequence[faust.EventT[Any]]) -> None:
 
 def register(app: faust.App, rt: Runtime) -> None:
     """Declare the alerts agent and the rebalance hook that marks its state stale."""
-    topic = app.topic(
-        rt.topics.observations,
-        key_type=bytes,
-        value_type=bytes,
-        partitions=rt.settings.topic_partitions,
-    )
+    topic = bytes_topic(app, rt.topics.observations, partitions=rt.settings.topic_partitions)
     assigned: dict[str, Any] = {"tps": None, "stale": False}
 
     async def on_assigned(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:

@@ -34,6 +34,7 @@ from ioc.feedback.lifecycle import Policy
 from ioc.feedback.routing import first_route
 from ioc.storage import feedback as store
 from streams.runtime import Runtime
+from streams.schema import bytes_topic
 
 if TYPE_CHECKING:
     from ioc.feedback.classifier import TextClassifier
@@ -191,12 +192,7 @@ async def process(fb: FeedbackRuntime, values: Sequence[bytes | None]) -> int:
 def register(app: faust.App, rt: Runtime) -> None:
     """Declare the ``feedback`` agent on ``app`` (acks only after the rows are durable)."""
     fb = FeedbackRuntime(rt)
-    topic = app.topic(
-        rt.settings.topic(TOPIC),
-        key_type=bytes,
-        value_type=bytes,
-        partitions=rt.settings.topic_partitions,
-    )
+    topic = bytes_topic(app, rt.settings.topic(TOPIC), partitions=rt.settings.topic_partitions)
 
     @app.agent(topic, name="feedback")
     async def feedback(stream: faust.StreamT[Any]) -> None:

@@ -48,6 +48,7 @@ from streams import records
 from streams.bulk import ack_events, take_events
 from streams.judge import Judged, judge_message, sink_failure
 from streams.runtime import Runtime
+from streams.schema import bytes_topic
 
 logger = logging.getLogger(__name__)
 
@@ -194,9 +195,7 @@ async def store(rt: Runtime, parts: list[Part]) -> None:
 
 def register(app: faust.App, rt: Runtime) -> None:
     """Declare the ingest agent on ``app``."""
-    topic = app.topic(
-        rt.topics.raw, key_type=bytes, value_type=bytes, partitions=rt.settings.topic_partitions
-    )
+    topic = bytes_topic(app, rt.topics.raw, partitions=rt.settings.topic_partitions)
 
     @app.agent(topic, name="ingest")
     async def ingest(stream: faust.StreamT[Any]) -> None:

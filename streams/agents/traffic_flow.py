@@ -28,6 +28,7 @@ import psycopg
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from streams.runtime import Runtime
+from streams.schema import bytes_topic
 
 logger = logging.getLogger(__name__)
 
@@ -139,12 +140,7 @@ async def process(rt: Runtime, values: Sequence[bytes | None]) -> int:
 
 def register(app: faust.App, rt: Runtime) -> None:
     """Declare the ``traffic_flow`` agent on ``app`` (acks only after the rows are durable)."""
-    topic = app.topic(
-        rt.settings.topic(TOPIC),
-        key_type=bytes,
-        value_type=bytes,
-        partitions=rt.settings.topic_partitions,
-    )
+    topic = bytes_topic(app, rt.settings.topic(TOPIC), partitions=rt.settings.topic_partitions)
 
     @app.agent(topic, name="traffic_flow")
     async def traffic_flow(stream: faust.StreamT[Any]) -> None:

@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from streams.runtime import Runtime
+from streams.schema import bytes_topic
 
 logger = logging.getLogger(__name__)
 
@@ -230,12 +231,7 @@ def new_violation_message(v: ViolationIn) -> bytes:
 
 def register(app: faust.App, rt: Runtime) -> None:
     """Declare the ``violations`` agent on ``app`` (acks only after the rows are durable)."""
-    topic = app.topic(
-        rt.settings.topic(TOPIC),
-        key_type=bytes,
-        value_type=bytes,
-        partitions=rt.settings.topic_partitions,
-    )
+    topic = bytes_topic(app, rt.settings.topic(TOPIC), partitions=rt.settings.topic_partitions)
 
     @app.agent(topic, name="violations")
     async def violations(stream: faust.StreamT[Any]) -> None:
