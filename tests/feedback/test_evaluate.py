@@ -7,10 +7,13 @@ import random
 
 import pytest
 
+from ioc.feedback.classifier import ModelConfig
 from ioc.feedback.evaluate import compare_holdout, format_metrics, score
 from ioc.settings import Settings
 
-VSFC = Settings().shared_dir / "data" / "citizen_feedback" / "vi_uit_vsfc_train.csv"
+DATA = Settings().shared_dir / "data" / "citizen_feedback"
+VSFC = DATA / "vi_uit_vsfc_train.csv"
+VICTSD = DATA / "vi_victsd_train.csv"
 
 
 def test_metrics_by_hand() -> None:
@@ -55,3 +58,19 @@ def test_model_and_baseline_on_held_out_real_vietnamese_feedback() -> None:
     assert model.accuracy > 0.78 and baseline.accuracy > 0.7
     assert model.macro_f1 >= baseline.macro_f1 - 0.02  # not worse than the baseline
     assert 0 < model.coverage <= 1
+    assert result["train_seconds"] > 0 and result["predict_seconds_per_text"] > 0
+    assert set(result["weights"]) == {"svm", "nb"}
+
+
+@pytest.mark.skipif(not VICTSD.exists(), reason="shared UIT-ViCTSD data not present")
+def test_naive_bayes_member_helps_on_long_comments() -> None:
+    """On news comments (ViCTSD) the SVM + naive-Bayes ensemble beats the SVM alone."""
+    with VICTSD.open(encoding="utf-8") as handle:
+        rows = random.Random(0).sample(list(csv.DictReader(handle)), 3000)
+    texts, labels = [r["text"] for r in rows], [r["topic"] for r in rows]
+    both = compare_holdout(texts, labels, test_size=0.3, seed=1)
+    svm = compare_holdout(texts, labels, 0.3, 1, ModelConfig(nb_alpha=None), baseline=False)
+    assert "baseline" not in svm and set(svm["weights"]) == {"svm"}
+    assert both["weights"]["nb"] > 0
+    assert both["model"].accuracy >= svm["model"].accuracy + 0.01
+    assert both["model"].accuracy > both["baseline"].accuracy + 0.02
