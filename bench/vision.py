@@ -30,6 +30,7 @@ Example::
 
     .venv/bin/python bench/vision.py                               # ~3 minutes on 2 cores
     .venv/bin/python bench/vision.py --capacity 2,4,6,8,10 --capacity-seconds 30
+    .venv/bin/python bench/vision.py --runtime torch          # the PyTorch CPU path
 """
 
 from __future__ import annotations
@@ -305,6 +306,13 @@ def main() -> int:
     parser.add_argument("--capacity", default="2,4,6,8", help="camera counts to try, or ''")
     parser.add_argument("--capacity-fps", type=float, default=5.0, help="detections/s per camera")
     parser.add_argument("--capacity-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--capacity-threads",
+        type=int,
+        default=0,
+        help="detector CPU threads for the capacity runs (0: the runtime's default, every "
+        "core, as `ioc vision run` deploys)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="pipeline/baseline passes")
     parser.add_argument(
         "--no-accuracy-clips",
@@ -369,15 +377,25 @@ def main() -> int:
         log(f"accuracy on {other} ...")
         cam = cameras[spec["camera"]]
         p = run_pipeline(settings, det, cam)
-        b = run_baseline(settings, cam, det.spec.imgsz, p["video_s"], args.threads)
-        accuracy[other] = _accuracy(p, b, spec["lines"])
+        size = cam.detect_imgsz or det.spec.imgsz  # the camera's own input size, for both
+        b = run_baseline(settings, cam, size, p["video_s"], args.threads)
+        accuracy[other] = {**_accuracy(p, b, spec["lines"]), "imgsz": size}
         log(f"[accuracy] {other} {json.dumps(accuracy[other])}")
     capacity: list[dict[str, Any]] = []
     publisher = TimedPublisher()
+    cap_det = det
+    if args.capacity_threads != args.threads:
+        deployed = settings.model_copy(update={"vision_torch_threads": args.capacity_threads})
+        made = create_detector(DetectorSpec.from_settings(deployed))
+        if not isinstance(made, UltralyticsDetector):
+            raise SystemExit("the benchmark needs the ultralytics detector")
+        cap_det = made
+        if warm is not None:
+            cap_det.detect([warm.image], [0.0])
     for n in [int(x) for x in args.capacity.split(",") if x.strip()]:
         capacity.append(
             run_capacity(
-                settings, det, camera, n, args.capacity_fps, args.capacity_seconds, publisher
+                settings, cap_det, camera, n, args.capacity_fps, args.capacity_seconds, publisher
             )
         )
     sustained = max((c["cameras"] for c in capacity if c["sustained"]), default=0)
@@ -407,6 +425,7 @@ def main() -> int:
         else round(pipe["frames_per_s"] / base_same["frames_per_s"], 2),
         "accuracy": accuracy,
         "capacity_fps_per_camera": args.capacity_fps,
+        "capacity_detector_threads": args.capacity_threads,
         "capacity": capacity,
         "cameras_sustained": sustained,
         "violation_latency_s_p95": None if p95 is None else round(p95, 3),

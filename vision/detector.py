@@ -178,10 +178,13 @@ class UltralyticsDetector:
             raise FileNotFoundError(f"detector weights not found: {spec.model_path}")
         prepare_ultralytics_env(spec.config_dir)
         from ultralytics.models import YOLO
-        from ultralytics.utils import SETTINGS
+        from ultralytics.utils import LOGGER, SETTINGS
 
         yolo_settings: Any = SETTINGS
         yolo_settings.update(sync=False)  # no usage events
+        # ultralytics writes its INFO lines ("Loading ... for OpenVINO inference") to stdout,
+        # where they would mix with a command's own output; its warnings still show.
+        LOGGER.setLevel(logging.WARNING)
         self.spec = spec
         self.plan = plan_device(
             spec.device,

@@ -96,7 +96,9 @@ def openvino_model(weights: Path, cache_dir: Path) -> Path:
 
 def _export(weights: Path, work: Path) -> Path:
     from ultralytics.models import YOLO
+    from ultralytics.utils import LOGGER
 
+    LOGGER.setLevel(logging.WARNING)  # its export report goes to stdout; ours to the log
     link = work / f"{weights.stem}.pt"
     link.symlink_to(weights.resolve())
     logger.info("exporting %s to OpenVINO (once; cached in %s) ...", weights.name, work.parent)
