@@ -1,11 +1,11 @@
 """YOLO weights → an OpenVINO IR model for CPU inference, exported once and cached.
 
-On a CPU, OpenVINO runs the same YOLOv8n graph in well under half the time PyTorch needs
-(``bench/vision.py --runtimes torch,openvino`` measures both on the same frames), so the
-camera pipeline uses it when the ``openvino`` package is present (``IOC_VISION_CPU_RUNTIME``).
-The export is ultralytics' own (``YOLO.export(format="openvino")``), fp32 and with dynamic
-input shapes, so a 16:9 camera frame is letterboxed to 640x384 instead of 640x640, as with
-PyTorch.
+On a CPU, OpenVINO runs the same YOLOv8n graph faster than PyTorch (one 1006x720 frame, one
+AVX2 core: 99-104 ms against 126-131 ms; 64 ms on two threads; ``bench/vision.py`` runs the
+plain tracker on both), so the camera pipeline uses it when the ``openvino`` package is present
+(``IOC_VISION_CPU_RUNTIME``). The export is ultralytics' own
+(``YOLO.export(format="openvino")``), fp32 and with dynamic input shapes, so a 16:9 camera
+frame is letterboxed to 640x384 instead of 640x640, as with PyTorch.
 
 The shared weights are read in place and never copied: the export reads them through a
 symbolic link inside the cache folder (ultralytics writes its output beside the file it
