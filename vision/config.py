@@ -249,6 +249,19 @@ class RuleTuning(_Strict):
     wrong_way_max_angle_deg: float = Field(
         default=60, gt=0, lt=90, description="Largest angle to the reverse of the lane."
     )
+    wrong_way_min_points: int = Field(
+        default=3,
+        ge=2,
+        le=100,
+        description="Detector observations the wrong-way window needs (two points are one "
+        "step: a tracker identity switch looks the same).",
+    )
+    edge_margin_px: float = Field(
+        default=3,
+        ge=0,
+        description="A box this close to the left, right or bottom frame edge is cut off: its "
+        "bottom centre is not where the vehicle is, so wrong-way ignores such points.",
+    )
     stationary_radius_px: float = Field(default=10, gt=0, description="Jitter of a standing box.")
     wrong_lane_min_s: float = Field(default=1.0, gt=0, description="Time in a forbidden lane.")
     restricted_min_s: float = Field(default=1.0, gt=0, description="Time in a restricted zone.")

@@ -68,3 +68,24 @@ def test_curved_lane_direction_follows_its_flow(rule: WrongWayRule, replay: Repl
 
 def test_crossing_the_lane_sideways_is_not_wrong_way(rule: WrongWayRule, replay: Replay) -> None:
     assert replay(rule, {8: ("car", [(0.0, 310, 400), (3.0, 490, 420)])}) == []
+
+
+def test_two_observations_are_not_sustained(rule: WrongWayRule, replay: Replay) -> None:
+    # At a low detection rate a tracker that switched identities between two vehicles gives
+    # exactly this: one step, 1.5 s long, "against" the lane.
+    assert replay(rule, {1: ("car", [(0.0, 400, 300), (1.5, 400, 400)])}, fps=None) == []
+    three = [(0.0, 400, 300), (0.75, 400, 350), (1.5, 400, 400)]
+    assert len(replay(rule, {2: ("car", three)}, fps=None)) == 1
+
+
+def test_boxes_cut_off_by_the_frame_edge_are_not_evidence(
+    catalogue: ViolationCatalogue, replay: Replay
+) -> None:
+    # A vehicle entering the view from the bottom: its box's bottom is the frame edge.
+    entering = [(0.0, 400, 620), (0.75, 400, 660), (1.5, 400, 699)]
+    blind = WrongWayRule("cam-1", catalogue, [UP], RuleTuning())  # frame size unknown
+    assert len(replay(blind, {1: ("car", entering)}, fps=None)) == 1
+    framed = WrongWayRule("cam-1", catalogue, [UP], RuleTuning(), frame=(1000, 700))
+    assert replay(framed, {1: ("car", entering)}, fps=None) == []
+    inside = [(0.0, 400, 560), (0.75, 400, 600), (1.5, 400, 640)]
+    assert len(replay(framed, {2: ("car", inside)}, fps=None)) == 1

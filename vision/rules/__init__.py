@@ -53,7 +53,8 @@ def build_rules(
             raise ValueError(f"camera {cid}: stop_lines need a SignalHistory for red_light")
         rules.append(RedLightRule(cid, catalogue, camera.stop_lines, signals, tuning))
     if camera.lanes:
-        rules.append(WrongWayRule(cid, catalogue, camera.lanes, tuning))
+        frame = (float(camera.frame.width), float(camera.frame.height))
+        rules.append(WrongWayRule(cid, catalogue, camera.lanes, tuning, frame))
         rules.append(WrongLaneRule(cid, catalogue, camera.lanes, tuning))
     if camera.no_stopping_zones:
         rules.append(IllegalStopRule(cid, catalogue, camera.no_stopping_zones, tuning))

@@ -5,6 +5,14 @@ Over the last ``wrong_way_min_s`` seconds the vehicle must stay in one lane, tra
 lane's ``flow`` polyline, so curved and perspective lanes work), and most of its steps must
 go backwards too. A box that jitters while waiting, or a brief reverse, is not wrong-way.
 
+Evidence must be sustained: the window needs ``wrong_way_min_points`` observations (two
+points 1.5 s apart are one step, and a tracker that switched identities between two vehicles
+at a low detection rate produces exactly that), and none of its boxes may be cut off by the
+left, right or bottom frame edge (``edge_margin_px``): a vehicle entering the view from the
+bottom has its box's bottom on the edge, so its anchor jumps as more of it appears. Both
+were seen on the junction-B sample at 2 detections/s (a false wrong-way on a rider entering
+the frame).
+
 Example::
 
     rule = WrongWayRule("cam", catalogue, camera.lanes, camera.tuning)
@@ -38,16 +46,26 @@ class WrongWayRule(RuleBase):
         catalogue: ViolationCatalogue,
         lanes: Sequence[Lane],
         tuning: RuleTuning,
+        frame: tuple[float, float] | None = None,
     ) -> None:
         super().__init__(camera_id, catalogue)
         self.tuning = tuning
         self._lanes = [(ln.id, Polygon.of(ln.polygon), Polyline.of(ln.flow)) for ln in lanes]
+        self._frame = frame  # (width, height): boxes at its edges are cut off
+
+    def _cut_off(self, bbox: tuple[float, float, float, float]) -> bool:
+        if self._frame is None:
+            return False
+        (width, height), m = self._frame, self.tuning.edge_margin_px
+        return bbox[0] <= m or bbox[2] >= width - m or bbox[3] >= height - m
 
     def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
         out: list[Violation] = []
         for track in self.candidates(tracks):
             pts = track.window(self.tuning.wrong_way_min_s)
-            if pts is None:
+            if pts is None or len(pts) < self.tuning.wrong_way_min_points:
+                continue
+            if any(self._cut_off(p.bbox) for p in pts):
                 continue
             anchors = [p.anchor for p in pts]
             for lane_id, zone, flow in self._lanes:
