@@ -18,6 +18,8 @@ import os
 import secrets
 import shutil
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,10 +109,25 @@ def database_url(services: TestServices) -> Iterator[str]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
     yield url
-    with psycopg.connect(services.database_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    drop_database(services.database_url, name)
+
+
+def drop_database(url: str, name: str, deadline_s: float = 20.0) -> None:
+    """Drop a test database. A TimescaleDB background job may hold a connection to it as
+    another role for a moment (the role ``ioc`` may not terminate it: InsufficientPrivilege):
+    retried until ``deadline_s``, then left to the throw-away cluster with a warning."""
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    until = time.monotonic() + deadline_s
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(statement)
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse) as exc:
+            if time.monotonic() > until:
+                warnings.warn(f"test database {name} left behind: {exc}", stacklevel=2)
+                return
+            time.sleep(0.2)
 
 
 pytest_plugins = [
