@@ -28,7 +28,7 @@ Progress goes to stderr; the last stdout line is ONE JSON object with the figure
 
 Example::
 
-    .venv/bin/python bench/vision.py                               # ~3 minutes on 2 cores
+    .venv/bin/python bench/vision.py                               # ~8 minutes on 2 cores
     .venv/bin/python bench/vision.py --capacity 2,4,6,8,10 --capacity-seconds 30
     .venv/bin/python bench/vision.py --runtime torch          # the PyTorch CPU path
 """
