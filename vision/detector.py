@@ -208,8 +208,6 @@ class UltralyticsDetector:
         self.weights = weights  # what runs: the weights file, or their OpenVINO export folder
         names: dict[int, str] = self._model.names
         self._classes = sorted(i for i, n in names.items() if n in COCO_TO_CLASS)
-        # The shared ONNX graph is fixed at 640x640; other sizes would fail at run time.
-        self._imgsz = 640 if spec.model_path.suffix == ".onnx" else spec.imgsz
         self._threads_set = False
         self.inference_s = 0.0
         self.calls = 0
@@ -231,7 +229,7 @@ class UltralyticsDetector:
         groups: dict[int, list[int]] = {}
         for i in range(len(frames)):
             asked = None if sizes is None else sizes[i]
-            groups.setdefault(self._imgsz if asked is None else self._size(asked), []).append(i)
+            groups.setdefault(self._size(self.spec.imgsz if asked is None else asked), []).append(i)
         out: dict[int, Detections] = {}
         for imgsz, order in groups.items():
             for at in range(0, len(order), self.plan.batch):
