@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         description="Detector runtime on a CPU: auto = OpenVINO (the .pt weights exported once "
         "into IOC_MODEL_CACHE_DIR) when the openvino package is installed, else PyTorch.",
     )
+    vision_preprocess: Literal["auto", "host", "device"] = Field(
+        default="auto",
+        description="Where the detector's letterbox and NMS run: auto = on the GPU with it "
+        "(vision.device_batch, no per-frame CPU work), else on the host (ultralytics' "
+        "predictor); device needs .pt weights on PyTorch.",
+    )
     model_cache_dir: Path | None = Field(
         default=None,
         description="Exported detector models (OpenVINO). Unset: ~/.cache/ioc/models, shared "

@@ -20,6 +20,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import re
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -327,6 +328,48 @@ class CameraConfig(_Strict):
                         f"{path}[{i}]: point ({x:g}, {y:g}) is outside the {w}x{h} frame"
                     )
         return self
+
+    def scaled(self, width: int, height: int) -> CameraConfig:
+        """This camera with its geometry redrawn for ``width`` x ``height`` frames (the same
+        scene streamed at another resolution): every point, signal box and direction scaled
+        per axis, pixel thresholds (line margins, link distance) by the mean scale. Speed
+        calibration keeps its ground points, so speeds stay in metres."""
+        sx, sy = width / self.frame.width, height / self.frame.height
+        mean = (sx + sy) / 2
+        doc = self.model_dump(mode="json")
+
+        def pts(points: list[list[float]]) -> list[list[float]]:
+            return [[x * sx, y * sy] for x, y in points]
+
+        doc["frame"] = {"width": width, "height": height}
+        for s in doc["stop_lines"]:
+            s["line"] = pts(s["line"])
+            s["direction"] = pts([s["direction"]])[0]
+            s["exits"] = {m: pts(p) for m, p in s["exits"].items()}
+        for c in doc["count_lines"]:
+            c["line"], c["direction"] = pts(c["line"]), pts([c["direction"]])[0]
+        for ln in doc["lanes"]:
+            ln["polygon"], ln["flow"] = pts(ln["polygon"]), pts(ln["flow"])
+        for z in doc["no_stopping_zones"] + doc["restricted_zones"]:
+            z["polygon"] = pts(z["polygon"])
+        for hd in (doc["signal"] or {}).get("heads", []):
+            x1, y1, x2, y2 = hd["box"]  # whole pixels, grown outwards, inside the frame
+            hd["box"] = [
+                math.floor(x1 * sx),
+                math.floor(y1 * sy),
+                min(math.ceil(x2 * sx), width),
+                min(math.ceil(y2 * sy), height),
+            ]
+        if doc["speed"] is not None:
+            doc["speed"]["image_points"] = pts(doc["speed"]["image_points"])
+            if doc["speed"]["zone"] is not None:
+                doc["speed"]["zone"] = pts(doc["speed"]["zone"])
+        for key in ("line_margin_px", "line_end_px", "link_px"):
+            doc["counting"][key] *= mean
+        for key, value in list(doc["tuning"].items()):
+            if key.endswith("_px"):
+                doc["tuning"][key] = value * mean
+        return CameraConfig.model_validate(doc)
 
     def _geometry(self) -> list[tuple[str, list[Point]]]:
         out: list[tuple[str, list[Point]]] = []

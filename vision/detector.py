@@ -4,7 +4,9 @@ A detector turns BGR frames into :class:`~vision.tracks.Detections` with this pr
 names (``motorbike``, not COCO's ``motorcycle``). Plugins register under a ``type``
 (``IOC_DETECTOR_TYPE``, default ``ultralytics``) so another runtime (TensorRT, a remote
 inference server) can be added without touching the pipeline. :func:`from_ultralytics` is the
-only place that reads ultralytics' result objects; everything after it sees numpy arrays.
+only place that reads ultralytics' result objects; everything after it sees numpy arrays. On
+a GPU (``IOC_VISION_PREPROCESS=auto``) the predictor is bypassed: :mod:`vision.device_batch`
+letterboxes, infers and runs NMS on the GPU and hands back plain rows (:func:`from_rows`).
 
 ultralytics is imported lazily, after :func:`prepare_ultralytics_env` has set
 ``YOLO_OFFLINE=1`` (no DNS probes, no pip auto-install) and ``YOLO_CONFIG_DIR`` under
@@ -34,6 +36,7 @@ from numpy.typing import NDArray
 
 from ioc.settings import Settings
 from vision.device import DevicePlan, cuda_device_count, plan_device
+from vision.device_batch import DeviceBatch
 from vision.openvino_export import (
     ExportError,
     default_cache_dir,
@@ -74,6 +77,7 @@ class DetectorSpec:
     config_dir: Path = Path(".ioc/ultralytics")
     cpu_runtime: str = "torch"
     cache_dir: Path = Path(".ioc/models")
+    preprocess: str = "auto"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorSpec:
@@ -88,6 +92,7 @@ class DetectorSpec:
             config_dir=settings.home / "ultralytics",
             cpu_runtime=settings.vision_cpu_runtime,
             cache_dir=settings.model_cache_dir or default_cache_dir(),
+            preprocess=settings.vision_preprocess,
         )
 
 
@@ -145,10 +150,17 @@ def from_ultralytics(result: Any, t: float) -> Detections:
     boxes = result.boxes
     if boxes is None or len(boxes) == 0:
         return empty_detections(t)
-    xyxy = np.asarray(boxes.xyxy.cpu().numpy(), dtype=np.float64).reshape(-1, 4)
-    conf = np.asarray(boxes.conf.cpu().numpy(), dtype=np.float64).reshape(-1)
-    coco = np.asarray(boxes.cls.cpu().numpy(), dtype=np.int64).reshape(-1)
-    names: dict[int, str] = result.names
+    return from_rows(np.asarray(boxes.data.cpu().numpy()), result.names, t)
+
+
+def from_rows(rows: NDArray[np.floating[Any]], names: dict[int, str], t: float) -> Detections:
+    """``(n, 6)`` rows ``x1, y1, x2, y2, confidence, COCO class id`` (frame pixels) ->
+    :class:`Detections` at ``t``, with project classes; other classes are dropped."""
+    if len(rows) == 0:
+        return empty_detections(t)
+    xyxy = np.asarray(rows[:, :4], dtype=np.float64).reshape(-1, 4)
+    conf = np.asarray(rows[:, 4], dtype=np.float64).reshape(-1)
+    coco = np.asarray(rows[:, 5], dtype=np.int64).reshape(-1)
     lookup = {
         i: CLASS_NAMES.index(COCO_TO_CLASS[n]) for i, n in names.items() if n in COCO_TO_CLASS
     }
@@ -194,6 +206,7 @@ class UltralyticsDetector:
             max_batch=spec.max_batch,
             cpu_runtime=spec.cpu_runtime,
             openvino=openvino_available(),
+            preprocess=spec.preprocess,
         )
         weights = spec.model_path
         if self.plan.runtime == "openvino":
@@ -207,6 +220,12 @@ class UltralyticsDetector:
         self._model = YOLO(str(weights), task="detect")
         self.weights = weights  # what runs: the weights file, or their OpenVINO export folder
         names: dict[int, str] = self._model.names
+        self._names = names
+        self._on_device = (
+            DeviceBatch.load(weights, self.plan.device, self.plan.half)
+            if self.plan.preprocess == "device"
+            else None
+        )
         self._classes = sorted(i for i, n in names.items() if n in COCO_TO_CLASS)
         self._threads_set = False
         self.inference_s = 0.0
@@ -235,21 +254,29 @@ class UltralyticsDetector:
             for at in range(0, len(order), self.plan.batch):
                 chunk = order[at : at + self.plan.batch]
                 start = time.perf_counter()
-                results = self._model.predict(
-                    [frames[i] for i in chunk],
-                    imgsz=imgsz,
-                    conf=self.spec.conf,
-                    device=self.plan.device,
-                    quantize=16 if self.plan.half else None,
-                    classes=self._classes,
-                    verbose=False,
-                )
+                found = self._infer([frames[i] for i in chunk], [ts[i] for i in chunk], imgsz)
                 self.inference_s += time.perf_counter() - start
                 self.calls += 1
-                for i, r in zip(chunk, results, strict=True):
-                    out[i] = from_ultralytics(r, ts[i])
+                out.update(zip(chunk, found, strict=True))
                 self._set_threads()
         return [out[i] for i in range(len(frames))]
+
+    def _infer(self, frames: list[Frame], ts: list[float], imgsz: int) -> list[Detections]:
+        """One inference: :mod:`vision.device_batch` (letterbox and NMS on the device) or
+        ultralytics' predictor (on the host)."""
+        if self._on_device is not None:
+            rows = self._on_device.detect(frames, imgsz, self.spec.conf, self._classes)
+            return [from_rows(r, self._names, t) for r, t in zip(rows, ts, strict=True)]
+        results = self._model.predict(
+            frames,
+            imgsz=imgsz,
+            conf=self.spec.conf,
+            device=self.plan.device,
+            quantize=16 if self.plan.half else None,
+            classes=self._classes,
+            verbose=False,
+        )
+        return [from_ultralytics(r, t) for r, t in zip(results, ts, strict=True)]
 
     def _size(self, asked: int) -> int:
         # The shared ONNX graph is fixed at 640x640: other sizes would fail at run time.
@@ -263,7 +290,7 @@ class UltralyticsDetector:
         import torch
 
         torch.set_num_threads(self.spec.torch_threads)
-        if self.plan.runtime == "openvino":
+        if self.plan.runtime == "openvino" and self._on_device is None:
             limit_openvino_threads(self._model, self.weights, self.spec.torch_threads)
         self._threads_set = True
 

@@ -29,19 +29,24 @@ _CUDA = re.compile(r"^cuda(?::(\d+))?$")
 # Formats whose graph accepts any batch size and an fp16 switch at load time.
 _FLEXIBLE = frozenset({".pt", ".pth"})
 CPU_RUNTIMES = ("auto", "torch", "openvino")
+PREPROCESS = ("auto", "host", "device")
 Runtime = Literal["torch", "openvino"]
+Preprocess = Literal["host", "device"]
 
 
 @dataclass(frozen=True, slots=True)
 class DevicePlan:
     """The decision: torch device string, fp16 or not, frames per inference, the inference
-    runtime (``torch``: the weights as given; ``openvino``: their OpenVINO export), and why."""
+    runtime (``torch``: the weights as given; ``openvino``: their OpenVINO export), where the
+    letterbox and NMS run (``host``: ultralytics' predictor, OpenCV on the CPU; ``device``:
+    :mod:`vision.device_batch`, torch on the inference device), and why."""
 
     device: str
     half: bool
     batch: int
     reason: str
     runtime: Runtime = "torch"
+    preprocess: Preprocess = "host"
 
     @property
     def is_cuda(self) -> bool:
@@ -57,6 +62,7 @@ def plan_device(
     max_batch: int,
     cpu_runtime: str = "torch",
     openvino: bool = False,
+    preprocess: str = "auto",
 ) -> DevicePlan:
     """Choose device, precision, batch size and, on a CPU, the runtime.
 
@@ -65,6 +71,9 @@ def plan_device(
     shared one is fixed at 1x3x640x640 fp32) always get fp32 and batch 1. ``cpu_runtime``
     (``IOC_VISION_CPU_RUNTIME``) is ``auto`` (OpenVINO when ``openvino`` says the package is
     present and the weights are ``.pt``), ``torch`` or ``openvino`` (an error if impossible).
+    ``preprocess`` (``IOC_VISION_PREPROCESS``) is ``auto`` (on the device for a GPU with
+    ``.pt`` weights, on the host otherwise), ``host`` or ``device`` (``.pt`` weights on
+    PyTorch only).
 
     Example: ``plan_device("auto", cuda_devices=0, model_suffix=".pt", cameras=4,
     max_batch=8)`` -> ``DevicePlan('cpu', False, 1, ...)``.
@@ -75,11 +84,19 @@ def plan_device(
     flexible = model_suffix.lower() in _FLEXIBLE
     if cpu_runtime not in CPU_RUNTIMES:
         raise ValueError(f"CPU runtime {cpu_runtime!r}: expected one of {CPU_RUNTIMES}")
+    if preprocess not in PREPROCESS:
+        raise ValueError(f"preprocess {preprocess!r}: expected one of {PREPROCESS}")
     if req == "cpu" or (req == "auto" and cuda_devices == 0):
         why = "asked for" if req == "cpu" else "no CUDA device"
         runtime = _cpu_runtime(cpu_runtime, flexible=flexible, openvino=openvino)
+        where = _preprocess(preprocess, usable=runtime == "torch" and flexible, default="host")
         return DevicePlan(
-            "cpu", False, 1, f"CPU ({why}): {runtime}, fp32, one frame per inference", runtime
+            "cpu",
+            False,
+            1,
+            f"CPU ({why}): {runtime}, fp32, one frame per inference, letterbox on the {where}",
+            runtime,
+            where,
         )
     if req == "auto":
         index = 0
@@ -91,13 +108,29 @@ def plan_device(
         if index >= cuda_devices:
             raise ValueError(f"device {requested!r}: only {cuda_devices} CUDA device(s) present")
     if not flexible:
+        _preprocess(preprocess, usable=False, default="host")
         return DevicePlan(
             f"cuda:{index}", False, 1, f"CUDA, {model_suffix} graph: fp32, one frame per inference"
         )
     batch = min(cameras, max_batch)
+    where = _preprocess(preprocess, usable=True, default="device")
     return DevicePlan(
-        f"cuda:{index}", True, batch, f"CUDA: fp16, up to {batch} camera frame(s) per inference"
+        f"cuda:{index}",
+        True,
+        batch,
+        f"CUDA: fp16, up to {batch} camera frame(s) per inference, letterbox and NMS on the "
+        f"{where}",
+        "torch",
+        where,
     )
+
+
+def _preprocess(asked: str, *, usable: bool, default: Preprocess) -> Preprocess:
+    if asked == "host" or (asked == "auto" and (default == "host" or not usable)):
+        return "host"
+    if not usable:
+        raise ValueError("preprocess 'device' needs .pt weights run by PyTorch")
+    return "device"
 
 
 def _cpu_runtime(asked: str, *, flexible: bool, openvino: bool) -> Runtime:

@@ -33,7 +33,7 @@ from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 
-from ioc.services.timescale_build import cache_root
+from ioc.cache import cache_root
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ioc.cache import cache_root
 from ioc.services.ports import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -53,11 +54,6 @@ class PgLayout:
     @property
     def control_file(self) -> Path:
         return self.sharedir / "extension" / "timescaledb.control"
-
-
-def cache_root() -> Path:
-    """``~/.cache/ioc`` (shared by every IOC_HOME of this user)."""
-    return Path.home() / ".cache" / "ioc"
 
 
 def pg_layout(pg_config: Path) -> PgLayout:

@@ -211,3 +211,28 @@ def test_unreadable_yaml_is_a_config_error(tmp_path: Path) -> None:
         load_cameras(path)
     with pytest.raises(CameraConfigError, match="expected a camera mapping"):
         load_cameras(write(tmp_path, ["not", "a", "mapping"]))
+
+
+def test_scaled_redraws_the_geometry_for_another_stream_resolution() -> None:
+    cam = load_cameras(EXAMPLES)["vn-junction-a"]  # drawn on 1006x720
+    big = cam.scaled(1920, 1080)
+    sx, sy = 1920 / 1006, 1.5
+    assert (big.frame.width, big.frame.height) == (1920, 1080)
+    (a, b), (c, d) = cam.count_lines[0].line, big.count_lines[0].line
+    assert c == pytest.approx((a[0] * sx, a[1] * sy)) and d == pytest.approx((b[0] * sx, b[1] * sy))
+    assert big.stop_lines[0].direction == pytest.approx((0, -1.5))
+    assert big.lanes[2].flow[0] == pytest.approx((830 * sx, 715 * sy))
+    assert big.stop_lines[0].exits["right"][2] == pytest.approx((1920, 300 * sy))
+    assert big.signal is not None and cam.signal is not None
+    x1, y1, x2, y2 = big.signal.heads[0].box  # [978, 126, 1004, 190], grown to whole pixels
+    assert (x1, y1, x2, y2) == (1866, 189, 1917, 285)
+    assert big.counting.link_px == pytest.approx(40 * (sx + sy) / 2)
+    assert big.tuning.wrong_way_min_px == pytest.approx(cam.tuning.wrong_way_min_px * (sx + sy) / 2)
+    assert big.tuning.wrong_way_min_points == cam.tuning.wrong_way_min_points  # not pixels
+    back = big.scaled(1006, 720)
+    for got, want in (
+        (back.lanes[0].polygon, cam.lanes[0].polygon),
+        (back.no_stopping_zones[0].polygon, cam.no_stopping_zones[0].polygon),
+    ):
+        assert [p for xy in got for p in xy] == pytest.approx([p for xy in want for p in xy])
+    assert (back.id, back.source, back.detect_fps) == (cam.id, cam.source, cam.detect_fps)

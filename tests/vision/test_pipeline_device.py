@@ -66,3 +66,29 @@ def test_cpu_runtime_openvino_when_present_for_pytorch_weights() -> None:
         plan("openvino", suffix=".onnx")
     with pytest.raises(ValueError, match="expected one of"):
         plan("tensorrt")
+
+
+def test_preprocess_on_the_gpu_by_default_on_the_host_on_a_cpu() -> None:
+    def plan(asked: str, cuda: int = 1, suffix: str = ".pt", runtime: str = "torch") -> str:
+        return plan_device(
+            "auto",
+            cuda_devices=cuda,
+            model_suffix=suffix,
+            cameras=2,
+            max_batch=8,
+            cpu_runtime=runtime,
+            openvino=True,
+            preprocess=asked,
+        ).preprocess
+
+    assert plan("auto") == "device"
+    assert plan("host") == "host"
+    assert plan("auto", cuda=0) == "host"
+    assert plan("device", cuda=0) == "device"  # torch on the CPU: allowed (tests use it)
+    assert plan("auto", suffix=".onnx") == "host"
+    with pytest.raises(ValueError, match=r"needs \.pt weights run by PyTorch"):
+        plan("device", suffix=".onnx")
+    with pytest.raises(ValueError, match=r"needs \.pt weights run by PyTorch"):
+        plan("device", cuda=0, runtime="openvino")
+    with pytest.raises(ValueError, match="expected one of"):
+        plan("gpu")
