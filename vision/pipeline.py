@@ -109,13 +109,28 @@ class CameraWorker:
     def __init__(
         self, camera: CameraConfig, catalogue: ViolationCatalogue, opts: PipelineOptions
     ) -> None:
-        self.camera, self.opts = camera, opts
-        self.period = 0.0 if opts.every_frame else 1.0 / camera.detect_fps
-        ticks_per_s = 30.0 if opts.every_frame else camera.detect_fps
+        self.opts, self.catalogue = opts, catalogue
+        self.drawn = camera  # as configured; ``camera`` is it fitted to the stream's size
+        self._configure(camera)
+        self._last_tick_t: float | None = None
+        self.tracked: Detections | None = None
+        self.lights: Mapping[Movement, Light] = {}
+        self.stats = CameraStats()
+        self.processed, self.detected = RateMeter(), RateMeter()
+        self.lag_s: float | None = None
+        self._next_tick: float | None = None
+
+    def _configure(self, camera: CameraConfig) -> None:
+        """Build everything that depends on the camera's configuration and geometry."""
+        self.camera = camera
+        self.period = 0.0 if self.opts.every_frame else 1.0 / camera.detect_fps
+        ticks_per_s = 30.0 if self.opts.every_frame else camera.detect_fps
         self.gate = (
-            MotionGate(opts.motion, roi_mask(camera, opts.motion.width)) if opts.gate else None
+            MotionGate(self.opts.motion, roi_mask(camera, self.opts.motion.width))
+            if self.opts.gate
+            else None
         )
-        self.tracker = ObjectTracker(opts.tracker, ticks_per_s=ticks_per_s)
+        self.tracker = ObjectTracker(self.opts.tracker, ticks_per_s=ticks_per_s)
         self.book = TrackBook(horizon_s=60.0, max_gap_s=max(2.0, 3.0 / ticks_per_s))
         self.history = SignalHistory()
         sig = camera.signal
@@ -125,32 +140,49 @@ class CameraWorker:
             if sig is not None and sig.source == "feed"
             else None
         )
-        self.rules = build_rules(camera, catalogue, self.history)
+        self.rules = build_rules(camera, self.catalogue, self.history)
         window = max(
             (
                 vt.evidence.before_s + vt.evidence.after_s
-                for vt in catalogue.data.violations.values()
+                for vt in self.catalogue.data.violations.values()
             ),
             default=10.0,
         )
-        self.ring = FrameRing(window + camera.tuning.movement_timeout_s + 2.0, opts.evidence_fps)
+        self.ring = FrameRing(
+            window + camera.tuning.movement_timeout_s + 2.0, self.opts.evidence_fps
+        )
         self.recorder = EvidenceRecorder(camera, self.ring)
         self.ledger = VehicleLedger(camera)
         self.counter = TrafficCounter(
             grace_s=camera.counting.max_gap_s + 2.0, min_move_px=camera.tuning.min_move_px
         )
-        self._last_tick_t: float | None = None
-        self.tracked: Detections | None = None
-        self.lights: Mapping[Movement, Light] = {}
-        self.stats = CameraStats()
-        self.processed, self.detected = RateMeter(), RateMeter()
-        self.lag_s: float | None = None
-        self._next_tick: float | None = None
+
+    def _fit(self, frame: Frame) -> None:
+        """Geometry drawn on another frame size than the stream's (a substream, a camera
+        reconfigured) is scaled to the stream (``CameraConfig.scaled``), with a warning, so
+        lines and zones stay on the road. Counts already made are kept."""
+        h, w = frame.image.shape[:2]
+        if (w, h) == (self.camera.frame.width, self.camera.frame.height):
+            return
+        size = self.drawn.frame
+        logger.warning(
+            "%s: stream is %dx%d, geometry was drawn on %dx%d; scaling it to the stream",
+            self.camera.id,
+            w,
+            h,
+            size.width,
+            size.height,
+        )
+        counter = self.counter
+        same = (w, h) == (size.width, size.height)
+        self._configure(self.drawn if same else self.drawn.scaled(w, h))
+        self.counter = counter
 
     def offer(self, frame: Frame) -> bool | None:
         """Take a decoded frame. ``None``: not a tick (stored for evidence only); ``True``:
         a tick that needs the detector; ``False``: a still tick (the tracker carries)."""
         st = self.stats
+        self._fit(frame)
         st.frames += 1
         st.first_t = frame.t if st.first_t is None else st.first_t
         st.last_t = frame.t

@@ -17,7 +17,7 @@ import yaml
 
 from ioc.settings import Settings
 from vision.catalogue import load_violation_catalogue
-from vision.config import load_cameras, resolve_source
+from vision.config import CameraConfig, load_cameras, resolve_source
 from vision.detector import DetectorSpec, create_detector
 from vision.openvino_export import default_cache_dir
 from vision.pipeline import Pipeline, PipelineOptions
@@ -49,14 +49,10 @@ def test_count_error_adds_every_miss_and_extra() -> None:
     assert count_error({"a": {"backward": {"car": 1}}, "b": {"forward": {"x": 2}}}, hand) == (7, 4)
 
 
-@pytest.mark.parametrize(
-    "clip", sorted(c for c, spec in HAND["clips"].items() if spec["tolerance"] is not None)
-)
-def test_line_counts_match_the_hand_counts(clip: str, tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home")
-    spec = HAND["clips"][clip]
-    camera = load_cameras(settings.cameras_dir)[spec["camera"]]
-    assert camera.source.endswith(clip)
+def run_counts(
+    camera: CameraConfig, settings: Settings, tmp_path: Path
+) -> tuple[Pipeline, MemoryPublisher, PipelineOptions]:
+    """The whole pipeline as deployed over ``camera``'s clip, once."""
     detector = create_detector(
         DetectorSpec(
             type="ultralytics",
@@ -80,8 +76,20 @@ def test_line_counts_match_the_hand_counts(clip: str, tmp_path: Path) -> None:
     publisher = MemoryPublisher()
     opts = PipelineOptions(evidence_root=tmp_path / "evidence")
     pipe = Pipeline.build([camera], load_violation_catalogue(), feeds, detector, publisher, opts)
-    stats = pipe.run()
-    assert stats[camera.id].frames > 100
+    pipe.run()
+    return pipe, publisher, opts
+
+
+@pytest.mark.parametrize(
+    "clip", sorted(c for c, spec in HAND["clips"].items() if spec["tolerance"] is not None)
+)
+def test_line_counts_match_the_hand_counts(clip: str, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    spec = HAND["clips"][clip]
+    camera = load_cameras(settings.cameras_dir)[spec["camera"]]
+    assert camera.source.endswith(clip)
+    pipe, publisher, opts = run_counts(camera, settings, tmp_path)
+    assert pipe.workers[camera.id].stats.frames > 100
     found = pipe.workers[camera.id].counter.report()
     err, total = count_error(found, spec["lines"])
     assert total > 0
@@ -89,3 +97,23 @@ def test_line_counts_match_the_hand_counts(clip: str, tmp_path: Path) -> None:
     flows = [m for topic, _, m in publisher.messages if topic == opts.topic_flow]
     assert flows and {m["type"] for m in flows} == {"TrafficFlowObserved"}
     assert sum(m["intensity"] for m in flows) >= total
+
+
+def test_geometry_drawn_on_another_frame_size_is_fitted_to_the_stream(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The junction A camera as if its geometry had been drawn on a 1.5x larger picture
+    (the main stream) while the clip is the 1006x720 substream: the pipeline scales the
+    geometry down on the first frame and counts what the hand counts say."""
+    settings = Settings(home=tmp_path / "home")
+    clip = "vn_cctv_junction_a.mp4"
+    spec = HAND["clips"][clip]
+    drawn = load_cameras(settings.cameras_dir)[spec["camera"]].scaled(1509, 1080)
+    with caplog.at_level("WARNING", logger="vision.pipeline"):
+        pipe, _, _ = run_counts(drawn, settings, tmp_path)
+    worker = pipe.workers[drawn.id]
+    assert (worker.camera.frame.width, worker.camera.frame.height) == (1006, 720)
+    assert worker.drawn.frame.width == 1509
+    assert "stream is 1006x720, geometry was drawn on 1509x1080" in caplog.text
+    err, total = count_error(worker.counter.report(), spec["lines"])
+    assert total > 0 and err / total <= spec["tolerance"]
