@@ -258,7 +258,7 @@ class Settings(BaseSettings):
         "(the sample clips, looping as live cameras).",
     )
     vision_run_detect_fps: float = Field(
-        default=2.0,
+        default=3.0,
         gt=0,
         le=60,
         description="Under `ioc run`, each camera's detections per second are capped at this "

@@ -85,3 +85,22 @@ def test_carry_repeats_the_last_tracked_boxes_at_the_new_time() -> None:
     # after a still spell the same objects are matched again, with the same ids
     again = tracker.update(_frame(3))
     assert set(again.track_id.tolist()) == set(last.track_id.tolist())  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("buffer", "tracked"), [(0.0, 1), (0.6, 6)])
+def test_buffered_iou_follows_a_vehicle_that_moves_its_own_length_between_detections(
+    buffer: float, tracked: int
+) -> None:
+    """At 2 detections/s a motorbike moves more than its length between detector frames:
+    with plain IoU no detection overlaps the track, each starts a new tentative track that
+    is never confirmed, and the vehicle is tracked in its first frame only; buffered IoU
+    follows it with one id in every frame."""
+    from vision.tracking import ObjectTracker, TrackerConfig
+
+    tracker = ObjectTracker(TrackerConfig(buffer=buffer), ticks_per_s=2)
+    ids: list[int] = []
+    for k in range(6):
+        top = 600.0 - 55 * k  # 50 px high, 55 px further up each frame
+        out = tracker.update(_dets(0.5 * k, [(400.0, top, 430.0, top + 50)], [MOTORBIKE]))
+        ids += [int(i) for i in (out.track_id if out.track_id is not None else [])]
+    assert len(ids) == tracked and len(set(ids)) == 1
