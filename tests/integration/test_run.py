@@ -24,6 +24,8 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
+from ioc.settings import Settings
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -144,7 +146,8 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
         password = out.wait_for(r"password: (\S+)", 300).group(1)
         url = out.wait_for(r"Live page:\s+(http://\S+)", 300).group(1)
         out.wait_for(r"replay started", 30)
-        out.wait_for(r"cameras: `ioc vision run` started, at most 2 detections/s", 30)
+        cap = f"{Settings.model_fields['vision_run_detect_fps'].default:g}"  # default cap
+        out.wait_for(rf"cameras: `ioc vision run` started, at most {cap} detections/s", 30)
         run_dir = fresh_home / "run"
         children = json.loads((run_dir / "children.json").read_text())["children"]
         services = json.loads((run_dir / "services.json").read_text())
