@@ -1,14 +1,17 @@
-"""Shared helpers of the vision tests: the shipped catalogue and a frame-by-frame replay of
-synthetic tracks through a rule (no video anywhere)."""
+"""Shared helpers of the vision tests: the shipped catalogue, a frame-by-frame replay of
+synthetic tracks through a rule (no video anywhere), and a CPU detector on the real weights."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby, pairwise
+from pathlib import Path
 
 import pytest
 
+from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue, load_violation_catalogue
+from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
 from vision.rules import Rule, Violation
 from vision.tracks import TrackBook, TrackPoint
 
@@ -19,6 +22,42 @@ Replay = Callable[..., list[Violation]]
 @pytest.fixture(scope="session")
 def catalogue() -> ViolationCatalogue:
     return load_violation_catalogue()
+
+
+def _cpu_detector(
+    config_dir: Path,
+    *,
+    runtime: str = "torch",
+    preprocess: str = "auto",
+    threads: int = 1,
+    cache_dir: Path = Path(".ioc/models"),
+) -> UltralyticsDetector:
+    """The ultralytics detector on the shared YOLOv8n weights, on the CPU, 640 px, conf 0.25."""
+    det = create_detector(
+        DetectorSpec(
+            type="ultralytics",
+            model_path=Settings().model_path,
+            conf=0.25,
+            imgsz=640,
+            device="cpu",
+            torch_threads=threads,
+            config_dir=config_dir,
+            cpu_runtime=runtime,
+            cache_dir=cache_dir,
+            preprocess=preprocess,
+        )
+    )
+    assert isinstance(det, UltralyticsDetector)
+    return det
+
+
+CpuDetector = Callable[..., UltralyticsDetector]
+
+
+@pytest.fixture(scope="session")
+def cpu_detector() -> CpuDetector:
+    """``cpu_detector(config_dir, runtime=, preprocess=, threads=, cache_dir=)``."""
+    return _cpu_detector
 
 
 def path(waypoints: Waypoints, fps: float | None = 10.0) -> list[tuple[float, float, float]]:

@@ -4,6 +4,7 @@ same real frames; the detector uses it when the plan says so."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -11,8 +12,10 @@ import numpy as np
 import pytest
 
 from ioc.settings import Settings
-from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
+from vision.detector import UltralyticsDetector
 from vision.device_batch import DeviceBatch, Placement, canvas_size, place, to_frame
+
+CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
 
 SETTINGS = Settings()
 VIDEO = SETTINGS.shared_dir / "data" / "video"
@@ -102,23 +105,10 @@ def test_rejects_a_frame_that_is_not_bgr_uint8(frames: list[np.ndarray]) -> None
 
 @pytest.mark.vision
 def test_detector_on_device_path_agrees_with_host_path(
-    frames: list[np.ndarray], tmp_path: Path
+    frames: list[np.ndarray], tmp_path: Path, cpu_detector: CpuDetector
 ) -> None:
     def detector(preprocess: str) -> UltralyticsDetector:
-        det = create_detector(
-            DetectorSpec(
-                type="ultralytics",
-                model_path=SETTINGS.model_path,
-                conf=0.25,
-                imgsz=640,
-                device="cpu",
-                torch_threads=1,
-                config_dir=tmp_path / "yolo",
-                cpu_runtime="torch",
-                preprocess=preprocess,
-            )
-        )
-        assert isinstance(det, UltralyticsDetector)
+        det = cpu_detector(tmp_path / "yolo", preprocess=preprocess)
         assert det.plan.preprocess == preprocess
         return det
 

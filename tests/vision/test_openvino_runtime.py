@@ -7,6 +7,7 @@ the project, so only a trimmed environment lacks it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -14,8 +15,10 @@ import numpy as np
 import pytest
 
 from ioc.settings import Settings
-from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
+from vision.detector import UltralyticsDetector
 from vision.openvino_export import ExportError, openvino_available, openvino_model
+
+CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
 
 pytestmark = [
     pytest.mark.vision,
@@ -37,34 +40,17 @@ def _frames(count: int) -> list[np.ndarray]:
     return frames
 
 
-def _detector(runtime: str, cache: Path, yolo: Path, threads: int = 1) -> UltralyticsDetector:
-    det = create_detector(
-        DetectorSpec(
-            type="ultralytics",
-            model_path=SETTINGS.model_path,
-            conf=0.25,
-            imgsz=640,
-            device="cpu",
-            torch_threads=threads,
-            config_dir=yolo,
-            cpu_runtime=runtime,
-            cache_dir=cache,
-        )
-    )
-    assert isinstance(det, UltralyticsDetector)
-    return det
-
-
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
 def test_openvino_finds_the_same_boxes_as_pytorch(
-    cache: Path, tmp_path_factory: pytest.TempPathFactory
+    cache: Path, tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
 ) -> None:
     yolo = tmp_path_factory.mktemp("yolo")
-    ov, pt = _detector("auto", cache, yolo), _detector("torch", cache, yolo)
+    ov = cpu_detector(yolo, runtime="auto", cache_dir=cache)
+    pt = cpu_detector(yolo, runtime="torch", cache_dir=cache)
     assert ov.plan.runtime == "openvino" and ov.weights.is_dir()
     assert pt.plan.runtime == "torch" and pt.weights == SETTINGS.model_path
     frames = _frames(3)
@@ -116,9 +102,9 @@ def test_clear_errors(tmp_path: Path) -> None:
 
 
 def test_frames_of_several_input_sizes_come_back_in_order(
-    cache: Path, tmp_path_factory: pytest.TempPathFactory
+    cache: Path, tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
 ) -> None:
-    det = _detector("auto", cache, tmp_path_factory.mktemp("yolo"))
+    det = cpu_detector(tmp_path_factory.mktemp("yolo"), runtime="auto", cache_dir=cache)
     a, b, c = _frames(3)
     mixed = det.detect([a, b, c], [0.0, 1.0, 2.0], [None, 960, None])
     assert [d.t for d in mixed] == [0.0, 1.0, 2.0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vision.device import plan_device
+from vision.device import DevicePlan, plan_device
 
 
 def test_cpu_when_no_cuda() -> None:
@@ -42,17 +42,28 @@ def test_explicit_choices() -> None:
         plan_device("tpu", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=8)
 
 
+def _plan(
+    runtime: str = "torch",
+    suffix: str = ".pt",
+    openvino: bool = True,
+    cuda: int = 0,
+    preprocess: str = "auto",
+) -> DevicePlan:
+    return plan_device(
+        "auto",
+        cuda_devices=cuda,
+        model_suffix=suffix,
+        cameras=2,
+        max_batch=8,
+        cpu_runtime=runtime,
+        openvino=openvino,
+        preprocess=preprocess,
+    )
+
+
 def test_cpu_runtime_openvino_when_present_for_pytorch_weights() -> None:
     def plan(runtime: str, suffix: str = ".pt", openvino: bool = True, cuda: int = 0) -> str:
-        return plan_device(
-            "auto",
-            cuda_devices=cuda,
-            model_suffix=suffix,
-            cameras=2,
-            max_batch=8,
-            cpu_runtime=runtime,
-            openvino=openvino,
-        ).runtime
+        return _plan(runtime, suffix, openvino, cuda).runtime
 
     assert plan("auto") == "openvino"
     assert plan("auto", openvino=False) == "torch"
@@ -70,16 +81,7 @@ def test_cpu_runtime_openvino_when_present_for_pytorch_weights() -> None:
 
 def test_preprocess_on_the_gpu_by_default_on_the_host_on_a_cpu() -> None:
     def plan(asked: str, cuda: int = 1, suffix: str = ".pt", runtime: str = "torch") -> str:
-        return plan_device(
-            "auto",
-            cuda_devices=cuda,
-            model_suffix=suffix,
-            cameras=2,
-            max_batch=8,
-            cpu_runtime=runtime,
-            openvino=True,
-            preprocess=asked,
-        ).preprocess
+        return _plan(runtime, suffix, cuda=cuda, preprocess=asked).preprocess
 
     assert plan("auto") == "device"
     assert plan("host") == "host"

@@ -12,6 +12,7 @@ crossing and the timestamps are real; only the red lamp is synthetic.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,14 @@ from vision.catalogue import CatalogueFile, ViolationCatalogue
 from vision.config import CameraConfig, resolve_source
 from vision.detector import (
     CLASS_NAMES,
-    DetectorSpec,
     UltralyticsDetector,
-    create_detector,
     from_ultralytics,
 )
 from vision.pipeline import Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher
 from vision.source import CameraSource, Grabber, open_capture
+
+CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
 
 pytestmark = pytest.mark.vision
 SETTINGS = Settings()
@@ -40,19 +41,10 @@ US_CLIP = SETTINGS.shared_dir / "data" / "video" / "us_residential_street_cam.mp
 
 
 @pytest.fixture(scope="module")
-def detector(tmp_path_factory: pytest.TempPathFactory) -> UltralyticsDetector:
-    spec = DetectorSpec(
-        type="ultralytics",
-        model_path=SETTINGS.model_path,
-        conf=0.25,
-        imgsz=640,
-        device="cpu",
-        torch_threads=1,
-        config_dir=Path(tmp_path_factory.mktemp("yolo")),
-    )
-    det = create_detector(spec)
-    assert isinstance(det, UltralyticsDetector)
-    return det
+def detector(
+    tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
+) -> UltralyticsDetector:
+    return cpu_detector(Path(tmp_path_factory.mktemp("yolo")))
 
 
 def _frame_at(path: Path, seconds: float) -> np.ndarray:
