@@ -278,6 +278,13 @@ class Settings(BaseSettings):
         description="This camera worker's index, 0 .. IOC_VISION_WORKERS-1 "
         "(`ioc vision run --worker-index`).",
     )
+    vision_processes: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Camera processes `ioc vision run` starts and supervises on this host "
+        "(`--processes`); each runs about one core's worth of cameras.",
+    )
     # New settings go above this line.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 

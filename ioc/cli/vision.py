@@ -73,6 +73,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="this worker's index 0..N-1: it runs the cameras a stable hash of their ids "
         "gives it (default IOC_VISION_WORKER_INDEX, 0)",
     )
+    run.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        metavar="P",
+        help="split this worker's cameras over P supervised processes (restarted if they "
+        "die); one process uses about one core (default IOC_VISION_PROCESSES, 1)",
+    )
     run.set_defaults(func=cmd_run)
 
     analyze = sub.add_parser(
@@ -278,6 +286,11 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: unknown camera(s) {unknown}; known: {sorted(cameras)}", file=sys.stderr)
         return 2
     chosen = [cameras[c] for c in args.camera] if args.camera else list(cameras.values())
+    processes = getattr(args, "processes", None) or settings.vision_processes
+    if processes > 1:
+        from ioc.cli.vision_processes import supervise
+
+        return supervise(args, settings, processes)
     workers = getattr(args, "workers", None) or settings.vision_workers
     index = getattr(args, "worker_index", None)
     index = settings.vision_worker_index if index is None else index

@@ -11,75 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fixtures.processes import Output, gone, ioc_command
 from websockets.asyncio.client import connect
 
 from ioc.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class Output:
-    """Lines of a child's stdout, collected by a thread, searchable with a deadline."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.proc = proc
-        self.lines: list[str] = []
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, pattern: str, deadline_s: float) -> re.Match[str]:
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + deadline_s
-        while time.monotonic() < deadline:
-            for line in list(self.lines):
-                if m := regex.search(line):
-                    return m
-            if self.proc.poll() is not None:
-                self._thread.join(timeout=5)
-                pytest.fail(
-                    f"ioc run exited ({self.proc.returncode}) before {pattern!r}:\n{self.text()}"
-                )
-            time.sleep(0.1)
-        pytest.fail(f"no line matching {pattern!r} within {deadline_s:.0f} s:\n{self.text()}")
-
-
-def _ioc() -> list[str]:
-    script = Path(sys.executable).with_name("ioc")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from ioc.cli import main; sys.exit(main())"]
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return True
 
 
 async def _wait_for_readings(url: str, password: str, deadline_s: float) -> dict[str, Any]:
@@ -134,7 +80,7 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     env.update(IOC_HOME=str(fresh_home), IOC_REPLAY_SPEED=str(3600 * 24), IOC_LOG_LEVEL="INFO")
     proc = subprocess.Popen(
-        [*_ioc(), "run", "--replay-limit", "3000"],
+        [*ioc_command(), "run", "--replay-limit", "3000"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -172,9 +118,9 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
     assert code == 0, out.text()
     pids = [*children.values(), *service_pids]
     deadline = time.monotonic() + 15
-    while not all(_gone(p) for p in pids) and time.monotonic() < deadline:
+    while not all(gone(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [p for p in pids if not _gone(p)] == [], out.text()
+    assert [p for p in pids if not gone(p)] == [], out.text()
     assert not (run_dir / "children.json").exists()
     state = json.loads((run_dir / "services.json").read_text())
     assert "postgres" not in state and "broker" not in state
