@@ -22,6 +22,9 @@ per message, like an HTTP batch):
   into an UNLOGGED table without indexes (``*_no_index``: what the hypertable's three indexes
   cost). ``client_cpu_us_per_row`` is this process's CPU time per row.
 
+Both consumers run with the collector settings of ``IOC_GC_GEN0_THRESHOLD`` (``ioc/heap.py``);
+``--gc-baseline`` adds ``faust_gc_default``: the worker with the interpreter's defaults.
+
 Throughput: the topic is filled first, then the consumer starts; readings/s between the first
 and the last row becoming visible (``count(*)`` polled every 0.5 s, every 20 ms near the end).
 Latency: a fresh run at half the measured maximum rate; one reading in ``PROBE_EVERY`` is a
@@ -56,6 +59,7 @@ import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 
+from ioc.heap import settle
 from ioc.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -680,6 +684,9 @@ async def run(args: argparse.Namespace, base: Settings) -> dict[str, Any]:
         section: dict[str, Any] = {}
         for kind in ("faust", "raw_loop"):
             section[kind] = await throughput(kind, base, args.n, batch)
+        if args.gc_baseline:  # the same worker with the interpreter's collector settings
+            plain = base.model_copy(update={"gc_gen0_threshold": 0})
+            section["faust_gc_default"] = await throughput("faust", plain, args.n, batch)
         section["faust_vs_raw"] = round(
             section["faust"]["readings_per_s"] / max(section["raw_loop"]["readings_per_s"], 1), 3
         )
@@ -720,11 +727,18 @@ def main() -> int:
         "--modes", default="single,batched", help="single,batched; empty: (c)/(d) only"
     )
     parser.add_argument("--skip-latency", action="store_true", help="throughput only")
+    parser.add_argument(
+        "--gc-baseline",
+        action="store_true",
+        help="also run the Faust worker with IOC_GC_GEN0_THRESHOLD=0 (interpreter defaults)",
+    )
     parser.add_argument("--raw-loop", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.raw_loop:
         shutil.rmtree(RUN_DIR, ignore_errors=True)  # the parent owns the run folder
-        asyncio.run(raw_loop(Settings()))
+        settings = Settings()
+        settle(settings.gc_gen0_threshold)  # as the worker does (ioc/heap.py)
+        asyncio.run(raw_loop(settings))
         return 0
     try:
         with services() as base:

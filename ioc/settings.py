@@ -285,6 +285,14 @@ class Settings(BaseSettings):
         description="Camera processes `ioc vision run` starts and supervises on this host "
         "(`--processes`); each runs about one core's worth of cameras.",
     )
+    gc_gen0_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        le=10_000_000,
+        description="The stream worker, web server and MQTT bridge "
+        "freeze their start-up heap and collect generation 0 after this many allocations "
+        "(ioc/heap.py); 0 keeps the interpreter's defaults.",
+    )
     # New settings go above this line.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import uvicorn
 
+from ioc.heap import settle
 from ioc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> int:
         server_header=False,
     )
     server = _Server(config, on_started=lambda: _announce(settings, url, record_dashboard_url))
+    settle(settings.gc_gen0_threshold)  # start-up heap out of the collector's way: ioc/heap.py
 
     async def serve() -> bool:
         try:

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 
+from ioc.heap import settle
 from ioc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def cmd_mqtt(args: argparse.Namespace, settings: Settings) -> int:
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    settle(settings.gc_gen0_threshold)  # start-up heap out of the collector's way: ioc/heap.py
     try:
         asyncio.run(_main(settings, bootstrap, url))
     except ValueError as exc:  # a malformed URL

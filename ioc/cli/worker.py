@@ -17,6 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
+from ioc.heap import settle
 from ioc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     level = "debug" if getattr(args, "verbose", False) else settings.log_level.lower()
     # Faust installs its own SIGTERM/SIGINT handlers (graceful stop) and exits via SystemExit.
     worker = faust.Worker(app, loglevel=level, redirect_stdouts=False, quiet=True)
+    settle(settings.gc_gen0_threshold)  # start-up heap out of the collector's way: ioc/heap.py
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
