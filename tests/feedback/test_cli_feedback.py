@@ -66,6 +66,11 @@ def test_train_evaluate_classify(
     assert report["model"]["accuracy"] > 0.9  # its own training data
     assert report["model_version"] == trained["model_version"]
     assert {"accuracy", "macro_f1", "per_class_recall", "confusion"} <= set(report["baseline"])
+    pair = report["paired"]
+    assert pair["n"] == report["model"]["n"] and 0 <= pair["p_value"] <= 1
+    assert pair["accuracy_diff"] == pytest.approx(
+        report["model"]["accuracy"] - report["baseline"]["accuracy"]
+    )
 
     assert run(["evaluate", "--csv", str(labelled), *cols, "--model", str(model)]) == 0
     text = capsys.readouterr().out
@@ -108,6 +113,9 @@ def test_holdout_evaluation(labelled: Path, capsys: pytest.CaptureFixture[str]) 
     assert run(["evaluate", "--csv", str(labelled), *cols, "--holdout", "0.3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"]["n"] == report["n_test"] and "baseline" in report
+    assert report["paired"]["n"] == report["n_test"]
+    assert run(["evaluate", "--csv", str(labelled), *cols, "--holdout", "0.3"]) == 0
+    assert "McNemar exact p=" in capsys.readouterr().out
 
 
 def test_catalogue_listing(capsys: pytest.CaptureFixture[str]) -> None:

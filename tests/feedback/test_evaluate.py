@@ -8,7 +8,7 @@ import random
 import pytest
 
 from ioc.feedback.classifier import ModelConfig
-from ioc.feedback.evaluate import compare_holdout, format_metrics, score
+from ioc.feedback.evaluate import compare_holdout, format_metrics, format_paired, paired, score
 from ioc.settings import Settings
 
 DATA = Settings().shared_dir / "data" / "citizen_feedback"
@@ -45,6 +45,36 @@ def test_report_text_has_headline_recall_and_confusion() -> None:
     assert text.splitlines()[-2].split()[-2:] == ["1", "1"]
 
 
+def test_paired_comparison_counts_the_discordant_texts() -> None:
+    truth = ["a"] * 20
+    model = ["a"] * 15 + ["b"] * 5  # right on the first 15
+    other = ["b"] * 3 + ["a"] * 12 + ["b"] * 5  # right on texts 3..14
+    p = paired(truth, model, other)
+    assert (p.n, p.a_only, p.b_only) == (20, 3, 0)
+    assert p.accuracy_diff == pytest.approx(0.15)
+    assert p.p_value == pytest.approx(0.25)  # two-sided exact binomial, 3 of 3 at 1/2
+    low, high = p.diff_ci95
+    assert 0.0 <= low <= p.accuracy_diff <= high <= 0.35
+    assert "+0.1500" in format_paired(p) and "McNemar exact p=0.25" in format_paired(p)
+
+
+def test_paired_comparison_of_equal_predictions_and_bad_input() -> None:
+    p = paired(["a", "b", "c"], ["a", "b", "b"], ["a", "b", "b"])
+    assert (p.a_only, p.b_only, p.p_value, p.accuracy_diff, p.diff_ci95) == (0, 0, 1.0, 0, (0, 0))
+    with pytest.raises(ValueError):
+        paired(["a"], ["a", "b"], ["a"])
+    with pytest.raises(ValueError):
+        paired([], [], [])
+
+
+def test_a_large_consistent_gain_is_significant() -> None:
+    truth = ["x"] * 1000
+    model = ["x"] * 900 + ["y"] * 100
+    other = ["x"] * 850 + ["y"] * 150
+    p = paired(truth, model, other)
+    assert p.p_value < 1e-6 and p.diff_ci95[0] > 0
+
+
 @pytest.mark.skipif(not VSFC.exists(), reason="shared UIT-VSFC data not present")
 def test_model_and_baseline_on_held_out_real_vietnamese_feedback() -> None:
     with VSFC.open(encoding="utf-8") as handle:
@@ -60,6 +90,9 @@ def test_model_and_baseline_on_held_out_real_vietnamese_feedback() -> None:
     assert 0 < model.coverage <= 1
     assert result["train_seconds"] > 0 and result["predict_seconds_per_text"] > 0
     assert set(result["weights"]) == {"svm", "nb"}
+    pair = result["paired"]
+    assert pair.n == 500
+    assert pair.accuracy_diff == pytest.approx(model.accuracy - baseline.accuracy)
 
 
 @pytest.mark.skipif(not VICTSD.exists(), reason="shared UIT-ViCTSD data not present")
