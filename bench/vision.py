@@ -21,8 +21,16 @@ pipeline falls behind, as with a live camera) at ``--capacity-fps`` detections/s
 ``--capacity``; a count is *sustained* when every camera keeps >= 95 % of its tick rate per
 wall second, its video advances >= 95 % as fast as the wall clock (decoding keeps up) and its
 last lag is < 1 s (a tick runs the detector unless the motion gate saw a still scene, so
-``detector_frames_per_s_mean`` is reported beside it). The **violation latency** is from the captured frame of the event to the
-``camera_violation`` notice being handed to the publisher, over every capacity run.
+``detector_frames_per_s_mean`` is reported beside it). With ``--capacity-processes P`` the N
+cameras are split over P spawned processes, as ``ioc vision run --processes P`` deploys them
+(each loads its own detector with cores/P threads; they start together after a barrier and
+their rows are summed: sustained only if every camera of every process keeps up). The
+**violation latency** is from the captured frame of the event to the ``camera_violation``
+notice being handed to the publisher, over the *sustained* capacity runs (a run that falls
+behind hands its frames to the rules later and later).
+
+``--precision int8`` runs the pipeline on the int8 export (``vision/int8_export.py``; the
+baselines stay as they are); ``--repeat 0`` runs only the capacity part.
 
 Progress goes to stderr; the last stdout line is ONE JSON object with the figures.
 
@@ -31,6 +39,8 @@ Example::
     .venv/bin/python bench/vision.py                               # ~8 minutes on 2 cores
     .venv/bin/python bench/vision.py --capacity 2,4,6,8,10 --capacity-seconds 30
     .venv/bin/python bench/vision.py --runtime torch          # the PyTorch CPU path
+    .venv/bin/python bench/vision.py --repeat 0 --capacity 4,8 --capacity-processes 2
+    .venv/bin/python bench/vision.py --precision int8 --capacity-processes 2
 """
 
 from __future__ import annotations
@@ -46,13 +56,16 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 import argparse
 import json
 import logging
+import multiprocessing as mp
 import os
 import platform
+import queue
 import statistics
 import tempfile
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import yaml
 
@@ -271,6 +284,109 @@ def run_capacity(
     return out
 
 
+def capacity_over_processes(
+    target: Callable[..., None],
+    total: int,
+    procs: int,
+    child_args: Callable[[int, int], tuple[Any, ...]],
+    seconds: float,
+) -> dict[str, Any]:
+    """``total`` cameras split over ``procs`` spawned processes, each running
+    ``target(index, cameras, *child_args(index, cameras), barrier, results)``: the child loads
+    its detector, waits on ``barrier`` (so every process measures the same wall interval) and
+    puts ``(index, run_capacity row + "latencies")`` or ``(index, {"error": ...})`` on
+    ``results``. The rows are summed: sustained only when every camera of every process is."""
+    ctx = mp.get_context("spawn")  # CUDA and OpenVINO cannot be forked safely
+    procs = max(1, min(procs, total))
+    share = [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
+    barrier, results = ctx.Barrier(procs), ctx.Queue()
+    workers = [
+        ctx.Process(target=target, args=(i, n, *child_args(i, n), barrier, results), daemon=True)
+        for i, n in enumerate(share)
+    ]
+    for p in workers:
+        p.start()
+    rows: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + seconds + 400
+    while len(rows) < procs and time.monotonic() < deadline:
+        try:
+            i, row = results.get(timeout=5)
+            rows[i] = row
+        except queue.Empty:  # check the children are alive
+            if not any(p.is_alive() for p in workers) and results.empty():
+                break
+    for p in workers:
+        p.join(timeout=30)
+        if p.is_alive():
+            p.terminate()
+    errors = [r["error"] for r in rows.values() if "error" in r]
+    ok_rows = [r for r in rows.values() if "error" not in r]
+    lat = sorted(x for r in ok_rows for x in r.pop("latencies"))
+    out: dict[str, Any] = {
+        "cameras": total,
+        "processes": procs,
+        "reported": len(ok_rows),
+        "sustained": len(ok_rows) == procs and all(r["sustained"] for r in ok_rows),
+    }
+    if ok_rows:
+        out |= {
+            "ticks_per_s_min": min(r["ticks_per_s_min"] for r in ok_rows),
+            "stream_s_per_wall_s_min": min(r["stream_s_per_wall_s_min"] for r in ok_rows),
+            "lag_s_max": max(r["lag_s_max"] for r in ok_rows),
+            "detector_frames_per_s": round(
+                sum(r["detector_frames_per_s_mean"] * r["cameras"] for r in ok_rows), 1
+            ),
+            "cpu_cores_used": round(sum(r["cpu_cores_used"] for r in ok_rows), 2),
+            "cpu_cores_per_camera": round(sum(r["cpu_cores_used"] for r in ok_rows) / total, 3),
+            "dropped_frames": sum(r["dropped_frames"] for r in ok_rows),
+            "latencies": lat,
+            "per_process": ok_rows,
+        }
+    if errors:
+        out["errors"] = errors[:3]
+    return out
+
+
+def _capacity_proc(
+    index: int,
+    cameras: int,
+    runtime: Literal["auto", "torch", "openvino"],
+    precision: Literal["fp32", "int8"],
+    threads: int,
+    camera: dict[str, Any],
+    fps: float,
+    seconds: float,
+    home: str,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """One CPU process of :func:`capacity_over_processes` (``--capacity-processes``)."""
+    try:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        settings = Settings(
+            vision_device="cpu",
+            vision_cpu_runtime=runtime,
+            vision_cpu_precision=precision,
+            vision_torch_threads=threads,
+            home=Path(home),
+        )
+        cam = CameraConfig.model_validate(camera)
+        det = create_detector(DetectorSpec.from_settings(settings))
+        if not isinstance(det, UltralyticsDetector):
+            raise RuntimeError("the benchmark needs the ultralytics detector")
+        warm = CameraSource("warm", resolve_source(cam.source, settings.shared_dir)).read()
+        if warm is not None:
+            det.detect([warm.image], [0.0])
+        publisher = TimedPublisher()
+        barrier.wait(timeout=300)
+        row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher)
+        row["latencies"] = publisher.latencies
+        results.put((index, row))
+    except BaseException as exc:  # the parent reports it; a silent child would hang it
+        results.put((index, {"error": f"{type(exc).__name__}: {exc}"[:500]}))
+        raise
+
+
 def _accuracy(pipe: dict[str, Any], base: dict[str, Any], hand: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"hand": hand}
     for name, r in (("pipeline", pipe), ("baseline", base)):
@@ -283,53 +399,17 @@ def _accuracy(pipe: dict[str, Any], base: dict[str, Any], hand: dict[str, Any]) 
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--camera", default="vn-junction-a", help="camera id (needs hand counts)")
-    parser.add_argument("--threads", type=int, default=1, help="detector CPU threads")
-    parser.add_argument(
-        "--runtime",
-        choices=("auto", "torch", "openvino"),
-        default="auto",
-        help="the pipeline's CPU runtime (auto: OpenVINO when installed)",
-    )
-    parser.add_argument("--capacity", default="2,4,6,8", help="camera counts to try, or ''")
-    parser.add_argument("--capacity-fps", type=float, default=5.0, help="detections/s per camera")
-    parser.add_argument("--capacity-seconds", type=float, default=20.0)
-    parser.add_argument(
-        "--capacity-threads",
-        type=int,
-        default=0,
-        help="detector CPU threads for the capacity runs (0: the runtime's default, every "
-        "core, as `ioc vision run` deploys)",
-    )
-    parser.add_argument("--repeat", type=int, default=3, help="pipeline/baseline passes")
-    parser.add_argument(
-        "--no-accuracy-clips",
-        dest="accuracy_clips",
-        action="store_false",
-        help="skip the counts on the other hand-counted clips",
-    )
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    settings = Settings(
-        vision_device="cpu",
-        vision_torch_threads=args.threads,
-        vision_cpu_runtime=args.runtime,
-        home=Path(tempfile.gettempdir()) / "ioc-bench-vision",
-    )
-    cameras = load_cameras(settings.cameras_dir)
-    camera = cameras[args.camera]
+def compare(
+    args: argparse.Namespace,
+    settings: Settings,
+    det: UltralyticsDetector,
+    cameras: dict[str, CameraConfig],
+    camera: CameraConfig,
+) -> dict[str, Any]:
+    """Pipeline vs baseline(s) on the camera's clip, then the counts on the other clips."""
     clip = Path(resolve_source(camera.source, settings.shared_dir)).name
     hand_all = yaml.safe_load(HAND.read_text(encoding="utf-8"))["clips"]
     hand = hand_all[clip]["lines"]
-    det = create_detector(DetectorSpec.from_settings(settings))
-    if not isinstance(det, UltralyticsDetector):
-        raise SystemExit("the benchmark needs the ultralytics detector")
-    load_before = os.getloadavg()
-    warm = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
-    if warm is not None:  # the first inference sets up the predictor (seconds): not measured
-        det.detect([warm.image], [0.0])
     pipes: list[dict[str, Any]] = []
     bases: list[dict[str, Any]] = []
     same: list[dict[str, Any]] = []  # the baseline on the pipeline's runtime (OpenVINO)
@@ -371,35 +451,7 @@ def main() -> int:
         b = run_baseline(settings, cam, size, p["video_s"], args.threads)
         accuracy[other] = {**_accuracy(p, b, spec["lines"]), "imgsz": size}
         log(f"[accuracy] {other} {json.dumps(accuracy[other])}")
-    capacity: list[dict[str, Any]] = []
-    publisher = TimedPublisher()
-    cap_det = det
-    if args.capacity_threads != args.threads:
-        deployed = settings.model_copy(update={"vision_torch_threads": args.capacity_threads})
-        made = create_detector(DetectorSpec.from_settings(deployed))
-        if not isinstance(made, UltralyticsDetector):
-            raise SystemExit("the benchmark needs the ultralytics detector")
-        cap_det = made
-        if warm is not None:
-            cap_det.detect([warm.image], [0.0])
-    for n in [int(x) for x in args.capacity.split(",") if x.strip()]:
-        capacity.append(
-            run_capacity(
-                settings, cap_det, camera, n, args.capacity_fps, args.capacity_seconds, publisher
-            )
-        )
-    sustained = max((c["cameras"] for c in capacity if c["sustained"]), default=0)
-    lat = sorted(publisher.latencies)
-    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None
-    result = {
-        "benchmark": "vision",
-        "clip": clip,
-        "device": det.plan.device,
-        "gpu": "none lent to this session" if det.plan.device == "cpu" else det.plan.device,
-        "runtime": det.plan.runtime,
-        "detector_threads": args.threads,
-        "imgsz": det.spec.imgsz,
-        "model": settings.model_path.name,
+    return {
         "hand_counts": hand,
         "pipeline": pipe,
         "baseline": base,
@@ -414,13 +466,168 @@ def main() -> int:
         if base_same is None
         else round(pipe["frames_per_s"] / base_same["frames_per_s"], 2),
         "accuracy": accuracy,
-        "capacity_fps_per_camera": args.capacity_fps,
-        "capacity_detector_threads": args.capacity_threads,
-        "capacity": capacity,
-        "cameras_sustained": sustained,
+    }
+
+
+def capacity_runs(
+    args: argparse.Namespace,
+    settings: Settings,
+    det: UltralyticsDetector,
+    camera: CameraConfig,
+) -> list[dict[str, Any]]:
+    """One capacity row per camera count of ``--capacity``: in this process, or over
+    ``--capacity-processes`` spawned ones (each loads its own detector)."""
+    counts = [int(x) for x in args.capacity.split(",") if x.strip()]
+    procs = max(1, args.capacity_processes)
+    if procs > 1:
+        threads = args.capacity_threads or max(1, (os.cpu_count() or 1) // procs)
+        doc = camera.model_dump(mode="json")
+        home = str(settings.home)
+        rows = []
+        for n in counts:
+            log(f"capacity: {n} cameras over {min(n, procs)} processes, {threads} thread(s) each")
+            row = capacity_over_processes(
+                _capacity_proc,
+                n,
+                procs,
+                lambda _i, _n: (
+                    args.runtime,
+                    args.precision,
+                    threads,
+                    doc,
+                    args.capacity_fps,
+                    args.capacity_seconds,
+                    home,
+                ),
+                args.capacity_seconds,
+            )
+            row.pop("per_process", None)  # summed above; each process's row is in the log
+            row["detector_threads_per_process"] = threads
+            log(f"[capacity] {json.dumps(row)}")
+            rows.append(row)
+        return rows
+    cap_det = det
+    if args.capacity_threads != args.threads:
+        deployed = settings.model_copy(update={"vision_torch_threads": args.capacity_threads})
+        made = create_detector(DetectorSpec.from_settings(deployed))
+        if not isinstance(made, UltralyticsDetector):
+            raise SystemExit("the benchmark needs the ultralytics detector")
+        cap_det = made
+        warm = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
+        if warm is not None:
+            cap_det.detect([warm.image], [0.0])
+    rows = []
+    for n in counts:
+        publisher = TimedPublisher()
+        row = run_capacity(
+            settings, cap_det, camera, n, args.capacity_fps, args.capacity_seconds, publisher
+        )
+        rows.append(row | {"latencies": publisher.latencies})
+    return rows
+
+
+def latency(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The violation notices' latency over the *sustained* capacity runs (in a run that falls
+    behind, frames reach the rules later and later, so its latency measures the backlog);
+    each row keeps only its number of notices."""
+    lat = sorted(x for r in rows if r["sustained"] for x in r["latencies"])
+    for r in rows:
+        r["violation_notices"] = len(r.pop("latencies"))
+    p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None
+    return {
         "violation_latency_s_p95": None if p95 is None else round(p95, 3),
         "violation_latency_samples": len(lat),
         "violation_latency_s_median": round(statistics.median(lat), 3) if lat else None,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--camera", default="vn-junction-a", help="camera id (needs hand counts)")
+    parser.add_argument("--threads", type=int, default=1, help="detector CPU threads")
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "torch", "openvino"),
+        default="auto",
+        help="the pipeline's CPU runtime (auto: OpenVINO when installed)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("fp32", "int8"),
+        default="fp32",
+        help="the pipeline's OpenVINO precision (int8: vision/int8_export.py); the baselines "
+        "stay as they are",
+    )
+    parser.add_argument("--capacity", default="2,4,6,8", help="camera counts to try, or ''")
+    parser.add_argument("--capacity-fps", type=float, default=5.0, help="detections/s per camera")
+    parser.add_argument("--capacity-seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--capacity-threads",
+        type=int,
+        default=0,
+        help="detector CPU threads for the capacity runs (0: the runtime's default, every "
+        "core, as `ioc vision run` deploys)",
+    )
+    parser.add_argument(
+        "--capacity-processes",
+        type=int,
+        default=1,
+        help="split each capacity run's cameras over P processes, as `ioc vision run "
+        "--processes P` deploys them (each with --capacity-threads, or cores/P, detector threads)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="pipeline/baseline passes (0: only the capacity runs and the latency)",
+    )
+    parser.add_argument(
+        "--no-accuracy-clips",
+        dest="accuracy_clips",
+        action="store_false",
+        help="skip the counts on the other hand-counted clips",
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = Settings(
+        vision_device="cpu",
+        vision_torch_threads=args.threads,
+        vision_cpu_runtime=args.runtime,
+        vision_cpu_precision=args.precision,
+        home=Path(tempfile.gettempdir()) / "ioc-bench-vision",
+    )
+    cameras = load_cameras(settings.cameras_dir)
+    camera = cameras[args.camera]
+    clip = Path(resolve_source(camera.source, settings.shared_dir)).name
+    det = create_detector(DetectorSpec.from_settings(settings))
+    if not isinstance(det, UltralyticsDetector):
+        raise SystemExit("the benchmark needs the ultralytics detector")
+    load_before = os.getloadavg()
+    warm = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
+    if warm is not None:  # the first inference sets up the predictor (seconds): not measured
+        det.detect([warm.image], [0.0])
+    result: dict[str, Any] = {
+        "benchmark": "vision",
+        "clip": clip,
+        "device": det.plan.device,
+        "gpu": "none lent to this session" if det.plan.device == "cpu" else det.plan.device,
+        "runtime": det.plan.runtime,
+        "precision": args.precision if det.plan.runtime == "openvino" else "fp32",
+        "plan": det.plan.reason,
+        "detector_threads": args.threads,
+        "imgsz": det.spec.imgsz,
+        "model": settings.model_path.name,
+    }
+    if args.repeat > 0:
+        result |= compare(args, settings, det, cameras, camera)
+    capacity = capacity_runs(args, settings, det, camera)
+    sustained = max((c["cameras"] for c in capacity if c["sustained"]), default=0)
+    result |= latency(capacity) | {
+        "capacity_fps_per_camera": args.capacity_fps,
+        "capacity_detector_threads": args.capacity_threads,
+        "capacity_processes": max(1, args.capacity_processes),
+        "capacity": capacity,
+        "cameras_sustained": sustained,
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),

@@ -44,7 +44,6 @@ import argparse
 import importlib.util
 import json
 import logging
-import multiprocessing as mp
 import os
 import platform
 import subprocess
@@ -240,63 +239,26 @@ def streams_run(
     fps: float,
     seconds: float,
 ) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")  # CUDA cannot be forked
-    procs = max(1, min(procs, total))
-    share = [total // procs + (1 if i < total % procs else 0) for i in range(procs)]
-    barrier, results = ctx.Barrier(procs), ctx.Queue()
     home = tempfile.mkdtemp(prefix="ioc-bench-gpu-")
     doc = camera.model_copy(update={"source": clip, "detect_fps": fps}).model_dump(mode="json")
-    workers = [
-        ctx.Process(
-            target=_stream_proc,
-            args=(i, n, device, clip, doc, fps, seconds, home, barrier, results),
-            daemon=True,
-        )
-        for i, n in enumerate(share)
-    ]
-    for p in workers:
-        p.start()
-    rows: dict[int, dict[str, Any]] = {}
-    deadline = time.monotonic() + seconds + 400
-    while len(rows) < procs and time.monotonic() < deadline:
-        try:
-            i, row = results.get(timeout=5)
-            rows[i] = row
-        except Exception:  # queue.Empty: check the children are alive
-            if not any(p.is_alive() for p in workers) and results.empty():
-                break
-    for p in workers:
-        p.join(timeout=30)
-        if p.is_alive():
-            p.terminate()
-    errors = [r["error"] for r in rows.values() if "error" in r]
-    ok_rows = [r for r in rows.values() if "error" not in r]
-    lat = sorted(x for r in ok_rows for x in r.pop("latencies"))
-    out: dict[str, Any] = {
-        "cameras": total,
-        "processes": procs,
-        "reported": len(ok_rows),
-        "sustained": len(ok_rows) == procs and all(r["sustained"] for r in ok_rows),
-    }
-    if ok_rows:
+    out: dict[str, Any] = _bench_vision().capacity_over_processes(
+        _stream_proc,
+        total,
+        procs,
+        lambda _i, _n: (device, clip, doc, fps, seconds, home),
+        seconds,
+    )
+    lat = out.pop("latencies", [])
+    rows = out.pop("per_process", [])
+    if rows:
         out |= {
-            "ticks_per_s_min": min(r["ticks_per_s_min"] for r in ok_rows),
-            "stream_s_per_wall_s_min": min(r["stream_s_per_wall_s_min"] for r in ok_rows),
-            "lag_s_max": max(r["lag_s_max"] for r in ok_rows),
-            "detector_frames_per_s": round(
-                sum(r["detector_frames_per_s_mean"] * r["cameras"] for r in ok_rows), 1
-            ),
-            "cpu_cores_used": round(sum(r["cpu_cores_used"] for r in ok_rows), 1),
-            "dropped_frames": sum(r["dropped_frames"] for r in ok_rows),
-            "gpu_mem_mb_per_proc_max": max(r["gpu_mem_mb"] for r in ok_rows),
-            "plan": ok_rows[0]["plan"],
+            "gpu_mem_mb_per_proc_max": max(r["gpu_mem_mb"] for r in rows),
+            "plan": rows[0]["plan"],
             "violation_latency_s_p95": lat[min(len(lat) - 1, int(0.95 * len(lat)))]
             if lat
             else None,
             "violation_latency_samples": len(lat),
         }
-    if errors:
-        out["errors"] = errors[:3]
     log(f"[streams {total}] {json.dumps(out)}")
     return out
 

@@ -29,6 +29,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
@@ -61,7 +62,7 @@ def cache_key(weights: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     for package in ("ultralytics", "openvino"):
-        digest.update(f"\x00{package}={_version(package)}".encode())
+        digest.update(f"\x00{package}={version(package)}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -75,12 +76,19 @@ def openvino_model(weights: Path, cache_dir: Path) -> Path:
     if not openvino_available():
         raise ExportError("the OpenVINO runtime needs the package: pip install openvino")
     target = cache_dir / f"{weights.stem}-{cache_key(weights)}{_SUFFIX}"
+    return build_once(target, lambda work: _export(weights, work))
+
+
+def build_once(target: Path, build: Callable[[Path], Path]) -> Path:
+    """``target`` if it holds a complete model; else ``build(work)`` in a private folder
+    beside it, whose result is renamed to ``target`` in one step (a lost race with another
+    process keeps the winner's copy)."""
     if _complete(target):
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
     try:
-        built = _export(weights, work)
+        built = build(work)
         if target.exists() and not _complete(target):  # left by a killed copy: replace it
             shutil.rmtree(target, ignore_errors=True)
         try:
@@ -88,7 +96,7 @@ def openvino_model(weights: Path, cache_dir: Path) -> Path:
         except OSError:
             if not _complete(target):  # not a lost race: a real failure
                 raise
-            logger.info("another process exported %s first; using its copy", weights.name)
+            logger.info("another process built %s first; using its copy", target.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
@@ -126,7 +134,8 @@ def _complete(folder: Path) -> bool:
     )
 
 
-def _version(package: str) -> str:
+def version(package: str) -> str:
+    """The installed version of ``package``, or ``none``."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 
 from infra.launcher import Child, ChildGroup
 from ioc.settings import Settings
@@ -62,6 +63,17 @@ def slots(workers: int, index: int, processes: int) -> list[tuple[int, int]]:
     return [(workers * processes, index * processes + k) for k in range(processes)]
 
 
+def child_env(env: Mapping[str, str], threads: int, processes: int, cpus: int) -> dict[str, str]:
+    """The children's environment: ``env``, and when the detector's thread count is the
+    runtime's default (``threads`` 0: every core) an explicit share of the host's ``cpus``
+    (at least 1) in ``IOC_VISION_TORCH_THREADS``, so ``processes`` detectors do not each
+    start a thread per core and fight over them."""
+    out = dict(env)
+    if threads == 0 and processes > 1:
+        out["IOC_VISION_TORCH_THREADS"] = str(max(1, cpus // processes))
+    return out
+
+
 def supervise(args: argparse.Namespace, settings: Settings, processes: int) -> int:
     """Run and watch the children until they all finish or a signal stops them."""
     workers = args.workers or settings.vision_workers
@@ -73,7 +85,7 @@ def supervise(args: argparse.Namespace, settings: Settings, processes: int) -> i
         return 2
     group = ChildGroup(
         settings.home / "logs",
-        os.environ,
+        child_env(os.environ, settings.vision_torch_threads, processes, os.cpu_count() or 1),
         foreground=True,
         state_file=settings.home / "run" / "vision-processes.json",
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fixtures.processes import Output, gone, ioc_command
 
-from ioc.cli.vision_processes import child_args, slots
+from ioc.cli.vision_processes import child_args, child_env, slots
 from vision.sharding import ShardError
 
 pytestmark = pytest.mark.vision
@@ -28,6 +28,16 @@ def test_each_process_takes_one_slot_of_this_hosts_share() -> None:
         slots(2, 2, 3)
     with pytest.raises(ShardError, match="processes must be at least 1"):
         slots(1, 0, 0)
+
+
+def test_children_share_the_cores_when_the_thread_count_is_the_default() -> None:
+    env = {"PATH": "/bin"}
+    assert child_env(env, 0, 2, 2) == {"PATH": "/bin", "IOC_VISION_TORCH_THREADS": "1"}
+    assert child_env(env, 0, 4, 16)["IOC_VISION_TORCH_THREADS"] == "4"
+    assert child_env(env, 0, 3, 2)["IOC_VISION_TORCH_THREADS"] == "1"  # never 0: every core
+    assert child_env(env, 3, 2, 16) == env  # an explicit setting is the operator's choice
+    assert child_env(env, 0, 1, 16) == env  # one process keeps the runtime's default
+    assert env == {"PATH": "/bin"}  # the caller's mapping is not changed
 
 
 def test_children_get_the_same_options_and_their_slot() -> None:

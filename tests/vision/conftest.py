@@ -31,6 +31,8 @@ def _cpu_detector(
     preprocess: str = "auto",
     threads: int = 1,
     cache_dir: Path = Path(".ioc/models"),
+    precision: str = "fp32",
+    calibration: tuple[Path, ...] = (),
 ) -> UltralyticsDetector:
     """The ultralytics detector on the shared YOLOv8n weights, on the CPU, 640 px, conf 0.25."""
     det = create_detector(
@@ -45,6 +47,8 @@ def _cpu_detector(
             cpu_runtime=runtime,
             cache_dir=cache_dir,
             preprocess=preprocess,
+            precision=precision,
+            calibration=calibration,
         )
     )
     assert isinstance(det, UltralyticsDetector)
@@ -56,7 +60,8 @@ CpuDetector = Callable[..., UltralyticsDetector]
 
 @pytest.fixture(scope="session")
 def cpu_detector() -> CpuDetector:
-    """``cpu_detector(config_dir, runtime=, preprocess=, threads=, cache_dir=)``."""
+    """``cpu_detector(config_dir, runtime=, preprocess=, threads=, cache_dir=, precision=,
+    calibration=)``."""
     return _cpu_detector
 
 

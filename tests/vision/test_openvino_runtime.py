@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -113,3 +114,16 @@ def test_frames_of_several_input_sizes_come_back_in_order(
     np.testing.assert_allclose(mixed[1].xyxy, alone_960.xyxy, atol=1e-3)
     np.testing.assert_allclose(mixed[0].xyxy, det.detect([a], [0.0])[0].xyxy, atol=1e-3)
     assert len(alone_960.xyxy) != len(alone_640.xyxy)  # the size really changed the input
+
+
+def test_a_limited_thread_count_is_not_pinned_to_the_first_cores(
+    cache: Path, tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
+) -> None:
+    # Several camera processes on one host each limit their threads; pinned, they would all
+    # run on core 0 (two 1-thread processes measured at half speed each).
+    det = cpu_detector(tmp_path_factory.mktemp("yolo"), runtime="auto", cache_dir=cache)
+    det.detect(_frames(1), [0.0])  # the thread count is applied on the first call
+    model: Any = det._model
+    compiled = model.predictor.model.backend.ov_compiled_model
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
+    assert compiled.get_property("ENABLE_CPU_PINNING") is False
