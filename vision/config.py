@@ -28,6 +28,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from vision.coco import COCO_NAMES
 from vision.geometry import DirectedLine, Homography, Point, Polyline, polygon_problem
 from vision.tracks import VEHICLE_CLASSES, VehicleClass
 
@@ -52,6 +53,15 @@ def _polyline(points: list[Point]) -> list[Point]:
 
 PolygonPx = Annotated[list[Point], AfterValidator(_polygon)]
 PolylinePx = Annotated[list[Point], AfterValidator(_polyline)]
+
+
+def _coco_name(name: str) -> str:
+    if name not in COCO_NAMES:
+        raise ValueError(f"{name!r} is not a COCO class (e.g. 'cell phone', 'bus', 'suitcase')")
+    return name
+
+
+CocoName = Annotated[str, AfterValidator(_coco_name)]
 
 
 class _Strict(BaseModel):
@@ -119,6 +129,13 @@ class CountingTuning(_Strict):
     )
     line_end_px: float = Field(
         default=20, ge=0, description="Crossings this far past a line's ends still count."
+    )
+    anchor: Literal["bottom", "centre"] = Field(
+        default="bottom",
+        description="The box point that stands for the vehicle on the ground: the bottom "
+        "centre for a camera looking along the road, the centre for one looking straight down "
+        "(there the bottom edge is the front or back of the vehicle, which is already past a "
+        "line when the vehicle enters the picture).",
     )
 
 
@@ -284,6 +301,12 @@ class CameraConfig(_Strict):
         description="Detector input size for this camera, px (longest side, a multiple of 32); "
         "unset: IOC_DETECTOR_IMGSZ. Larger finds smaller or more distant vehicles, at a cost "
         "that grows with its square.",
+    )
+    class_map: dict[CocoName, VehicleClass] = Field(
+        default_factory=dict,
+        description="Detector (COCO) classes read as a vehicle class on this camera only, e.g. "
+        "{'cell phone': car} for a top-down view where the COCO model calls cars seen from "
+        "above 'cell phone'; also renames a vehicle class ({bus: car}).",
     )
     frame: FrameSize = Field(description="Frame size the geometry is drawn on.")
     stop_lines: list[StopLine] = Field(default_factory=list, description="Signal stop lines.")

@@ -26,11 +26,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -112,6 +113,7 @@ class Detector(Protocol):
         frames: Sequence[Frame],
         ts: Sequence[float],
         sizes: Sequence[int | None] | None = None,
+        class_maps: Sequence[ClassMap | None] | None = None,
     ) -> list[Detections]: ...
 
 
@@ -147,32 +149,62 @@ def empty_detections(t: float) -> Detections:
     return Detections(t, np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=np.int64), CLASS_NAMES)
 
 
-def from_ultralytics(result: Any, t: float) -> Detections:
+ClassMap = Mapping[str, str]  # a camera's COCO name -> project class (``class_map``)
+MAPPED_NMS_IOU = 0.7  # ultralytics' own NMS threshold
+
+
+def from_ultralytics(result: Any, t: float, extra: ClassMap | None = None) -> Detections:
     """The adapter: one ultralytics ``Results`` (one frame) -> :class:`Detections` at ``t``.
 
     Boxes become float64 pixel ``xyxy`` of the original frame, COCO classes are renamed to
-    project classes, and classes the pipeline does not use are dropped.
+    project classes (``extra``, a camera's ``class_map``, first), and classes the pipeline
+    does not use are dropped.
     """
     boxes = result.boxes
     if boxes is None or len(boxes) == 0:
         return empty_detections(t)
-    return from_rows(np.asarray(boxes.data.cpu().numpy()), result.names, t)
+    return from_rows(np.asarray(boxes.data.cpu().numpy()), result.names, t, extra)
 
 
-def from_rows(rows: NDArray[np.floating[Any]], names: dict[int, str], t: float) -> Detections:
+def from_rows(
+    rows: NDArray[np.floating[Any]],
+    names: dict[int, str],
+    t: float,
+    extra: ClassMap | None = None,
+) -> Detections:
     """``(n, 6)`` rows ``x1, y1, x2, y2, confidence, COCO class id`` (frame pixels) ->
-    :class:`Detections` at ``t``, with project classes; other classes are dropped."""
+    :class:`Detections` at ``t``, with project classes; other classes are dropped.
+
+    With ``extra`` (a camera's ``class_map``) its COCO classes are read as the vehicle class
+    it names. NMS ran per COCO class, so one vehicle can come back as, say, a ``car`` and a
+    ``cell phone`` box: after renaming, overlapping boxes of one project class are suppressed
+    again (OpenCV's batched NMS, IoU 0.7, the higher confidence kept)."""
     if len(rows) == 0:
         return empty_detections(t)
     xyxy = np.asarray(rows[:, :4], dtype=np.float64).reshape(-1, 4)
     conf = np.asarray(rows[:, 4], dtype=np.float64).reshape(-1)
     coco = np.asarray(rows[:, 5], dtype=np.int64).reshape(-1)
+    extra = extra or {}
     lookup = {
-        i: CLASS_NAMES.index(COCO_TO_CLASS[n]) for i, n in names.items() if n in COCO_TO_CLASS
+        i: CLASS_NAMES.index(extra.get(n) or COCO_TO_CLASS[n])
+        for i, n in names.items()
+        if n in extra or n in COCO_TO_CLASS
     }
     keep = np.array([int(c) in lookup for c in coco], dtype=bool)
     class_id = np.array([lookup[int(c)] for c in coco[keep]], dtype=np.int64)
-    return Detections(t, xyxy[keep], np.clip(conf[keep], 0.0, 1.0), class_id, CLASS_NAMES)
+    xyxy, conf = xyxy[keep], np.clip(conf[keep], 0.0, 1.0)
+    if extra and len(class_id) > 1:
+        wh = xyxy[:, 2:] - xyxy[:, :2]
+        kept = cv2.dnn.NMSBoxesBatched(
+            np.hstack([xyxy[:, :2], wh]).tolist(),
+            conf.tolist(),
+            class_id.tolist(),
+            0.0,
+            MAPPED_NMS_IOU,
+        )
+        order = np.sort(np.asarray(kept, dtype=np.int64).reshape(-1))
+        xyxy, conf, class_id = xyxy[order], conf[order], class_id[order]
+    return Detections(t, xyxy, conf, class_id, CLASS_NAMES)
 
 
 def prepare_ultralytics_env(config_dir: Path) -> None:
@@ -251,12 +283,19 @@ class UltralyticsDetector:
         frames: Sequence[Frame],
         ts: Sequence[float],
         sizes: Sequence[int | None] | None = None,
+        class_maps: Sequence[ClassMap | None] | None = None,
     ) -> list[Detections]:
         """Detect in every frame, ``plan.batch`` frames of the same input size per forward
         pass. ``sizes`` gives a frame's input size (a camera's ``detect_imgsz``); ``None``
-        means the detector's own."""
-        if len(frames) != len(ts) or (sizes is not None and len(sizes) != len(frames)):
-            raise ValueError("one timestamp (and one size, if given) per frame")
+        means the detector's own. ``class_maps`` gives a frame's camera ``class_map`` (extra
+        COCO classes read as vehicles), ``None`` for none."""
+        if (
+            len(frames) != len(ts)
+            or (sizes is not None and len(sizes) != len(frames))
+            or (class_maps is not None and len(class_maps) != len(frames))
+        ):
+            raise ValueError("one timestamp (and one size and class map, if given) per frame")
+        maps: Sequence[ClassMap | None] = class_maps or [None] * len(frames)
         groups: dict[int, list[int]] = {}
         for i in range(len(frames)):
             asked = None if sizes is None else sizes[i]
@@ -266,29 +305,39 @@ class UltralyticsDetector:
             for at in range(0, len(order), self.plan.batch):
                 chunk = order[at : at + self.plan.batch]
                 start = time.perf_counter()
-                found = self._infer([frames[i] for i in chunk], [ts[i] for i in chunk], imgsz)
+                found = self._infer(
+                    [frames[i] for i in chunk],
+                    [ts[i] for i in chunk],
+                    imgsz,
+                    [maps[i] for i in chunk],
+                )
                 self.inference_s += time.perf_counter() - start
                 self.calls += 1
                 out.update(zip(chunk, found, strict=True))
                 self._set_threads()
         return [out[i] for i in range(len(frames))]
 
-    def _infer(self, frames: list[Frame], ts: list[float], imgsz: int) -> list[Detections]:
+    def _infer(
+        self, frames: list[Frame], ts: list[float], imgsz: int, maps: list[ClassMap | None]
+    ) -> list[Detections]:
         """One inference: :mod:`vision.device_batch` (letterbox and NMS on the device) or
-        ultralytics' predictor (on the host)."""
+        ultralytics' predictor (on the host). The class filter is the pipeline's classes and
+        every extra class a frame's camera maps; each frame keeps only its own."""
+        extra = {n for m in maps if m for n in m}
+        classes = sorted({*self._classes, *(i for i, n in self._names.items() if n in extra)})
         if self._on_device is not None:
-            rows = self._on_device.detect(frames, imgsz, self.spec.conf, self._classes)
-            return [from_rows(r, self._names, t) for r, t in zip(rows, ts, strict=True)]
+            rows = self._on_device.detect(frames, imgsz, self.spec.conf, classes)
+            return [from_rows(r, self._names, t, m) for r, t, m in zip(rows, ts, maps, strict=True)]
         results = self._model.predict(
             frames,
             imgsz=imgsz,
             conf=self.spec.conf,
             device=self.plan.device,
             quantize=16 if self.plan.half else None,
-            classes=self._classes,
+            classes=classes,
             verbose=False,
         )
-        return [from_ultralytics(r, t) for r, t in zip(results, ts, strict=True)]
+        return [from_ultralytics(r, t, m) for r, t, m in zip(results, ts, maps, strict=True)]
 
     def _size(self, asked: int) -> int:
         # The shared ONNX graph is fixed at 640x640: other sizes would fail at run time.

@@ -317,6 +317,7 @@ class Pipeline:
                 [f.image for _, f in need],
                 [f.t for _, f in need],
                 [w.camera.detect_imgsz for w, _ in need],
+                [w.camera.class_map or None for w, _ in need],
             )
             if need
             else []

@@ -10,7 +10,8 @@ holds more than 15 cars). :class:`VehicleLedger` turns fragments into vehicles:
   the same kind (two-wheeler vs four-wheeler), continues that vehicle;
 * **class vote** - the class is the confidence-weighted vote over all its observations;
 * **minimum length** - a vehicle seen at fewer than ``min_points`` detector observations is noise;
-* **line crossings** - per counting line the side of the anchor (bottom centre) is tracked with
+* **line crossings** - per counting line the side of the anchor (bottom centre; the centre with
+  ``counting.anchor: centre``, for cameras looking straight down) is tracked with
   a dead band of ``line_margin_px``; forward and back crossings cancel, so jitter on a line
   counts nothing and a vehicle counts at most once per line.
 
@@ -165,8 +166,15 @@ class VehicleLedger:
         """Finish every live vehicle (end of a file, shutdown)."""
         return self._expire(math.inf)
 
+    def _anchor(self, p: TrackPoint) -> Point:
+        """The vehicle's ground point in the image (``counting.anchor``)."""
+        if self.tuning.anchor == "centre":
+            return ((p.bbox[0] + p.bbox[2]) / 2.0, (p.bbox[1] + p.bbox[3]) / 2.0)
+        return p.anchor
+
     def _start(self, p: TrackPoint, wall: float) -> Vehicle:
-        v = Vehicle(self._next, p.t, wall, p.t, wall, p.anchor, p.anchor, p.bbox[3] - p.bbox[1])
+        a = self._anchor(p)
+        v = Vehicle(self._next, p.t, wall, p.t, wall, a, a, p.bbox[3] - p.bbox[1])
         self._next += 1
         self._live[v.vid] = v
         return v
@@ -180,7 +188,7 @@ class VehicleLedger:
             if v.vid in touched or gap <= 0 or gap > self.tuning.max_gap_s or v.family != fam:
                 continue
             guess = (v.last[0] + v.velocity[0] * gap, v.last[1] + v.velocity[1] * gap)
-            d = math.dist(p.anchor, guess)
+            d = math.dist(self._anchor(p), guess)
             if d <= self.tuning.link_px + 0.25 * max(v.box_h, p.bbox[3] - p.bbox[1]):
                 if best is None or d < best[0]:
                     best = (d, v)
@@ -188,7 +196,7 @@ class VehicleLedger:
 
     def _update(self, v: Vehicle, tr: Track, wall: float) -> None:
         p = tr.last
-        a = p.anchor
+        a = self._anchor(p)
         if p.t > v.last_t:
             dt = p.t - v.last_t
             inst = ((a[0] - v.last[0]) / dt, (a[1] - v.last[1]) / dt)

@@ -235,7 +235,8 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: unknown camera {args.camera!r}", file=sys.stderr)
             return 2
     detector = create_detector(DetectorSpec.from_settings(settings))
-    dets = detector.detect([frame], [args.at])[0]
+    maps = [camera.class_map or None] if camera is not None else None
+    dets = detector.detect([frame], [args.at], class_maps=maps)[0]
     counts: dict[str, int] = {}
     for c in dets.class_id:
         counts[dets.names[int(c)]] = counts.get(dets.names[int(c)], 0) + 1

@@ -180,6 +180,8 @@ def test_geometry_outside_the_frame_is_refused(tmp_path: Path) -> None:
         ),
         ({"detect_imgsz": 1000}, "detect_imgsz: Input should be a multiple of 32"),
         ({"detect_imgsz": 32}, "detect_imgsz: Input should be greater than or equal to 64"),
+        ({"class_map": {"phone": "car"}}, "'phone' is not a COCO class"),
+        ({"class_map": {"cell phone": "lorry"}}, "class_map.cell phone: Input should be 'car'"),
     ],
 )
 def test_invalid_sections_are_explained(

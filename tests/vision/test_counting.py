@@ -208,3 +208,13 @@ def test_a_person_in_the_lanes_is_a_rider_and_on_the_kerb_a_pedestrian() -> None
     vs = {v.start[0]: v for v in run(camera(), [(1, "person", rider), (2, "person", walker)])}
     assert set(vs) == {250.0}  # the pedestrian is not a vehicle at all
     assert vs[250.0].cls == "motorbike" and vs[250.0].crossings["entry"][0] == "forward"
+
+
+def test_a_camera_looking_down_counts_from_the_box_centre() -> None:
+    # a car entering the picture at the line, driving down: its bottom edge (y 410) is past
+    # the line at y 400 from the first frame, its centre (y 390) is not
+    legs: list[Leg] = [(1, "car", line(0.0, 2.0, 300, 410, 300, 600))]
+    (along_road,) = run(camera(), legs)
+    assert along_road.crossings == {}
+    (looking_down,) = run(camera(counting={"anchor": "centre"}), legs)
+    assert looking_down.crossings == {"entry": ("backward", pytest.approx(1000.2))}

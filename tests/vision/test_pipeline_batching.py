@@ -5,7 +5,7 @@ so this runs anywhere; the frames are real (two sample clips, one second each)."
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ class FakeGpuDetector:
         frames: Sequence[NDArray[np.uint8]],
         ts: Sequence[float],
         sizes: Sequence[int | None] | None = None,
+        class_maps: Sequence[Mapping[str, str] | None] | None = None,
     ) -> list[Detections]:
         assert len(frames) <= self.plan.batch
         assert sizes is not None and len(sizes) == len(frames)
