@@ -153,8 +153,9 @@ class Settings(BaseSettings):
     vision_cpu_precision: Literal["fp32", "int8"] = Field(
         default="fp32",
         description="Precision of the OpenVINO detector on a CPU: int8 = the export quantised "
-        "once with NNCF on calibration frames (vision/int8_export.py; ~1.8x faster on CPUs with "
-        "AVX-512 VNNI or AMX, same hand counts on the sample clips). Not used on a GPU.",
+        "once with NNCF on calibration frames (vision/int8_export.py; ~1.8x faster per inference "
+        "on CPUs with AVX-512 VNNI or AMX, but it moved some hand counts of the sample clips, so "
+        "check your cameras' counts: docs/VISION.md). Not used on a GPU.",
     )
     vision_int8_calibration: list[Path] = Field(
         default_factory=list,

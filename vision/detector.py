@@ -251,7 +251,9 @@ class UltralyticsDetector:
             try:
                 if spec.precision == "int8":  # asked for: a failure is an error, not a guess
                     weights = int8_model(spec.model_path, spec.cache_dir, spec.calibration)
-                    self.plan = replace(self.plan, reason=f"{self.plan.reason}, int8")
+                    why = self.plan.reason  # "..., openvino, fp32, ..." says what runs
+                    why = why.replace("fp32", "int8") if "fp32" in why else f"{why}, int8"
+                    self.plan = replace(self.plan, reason=why)
                 else:
                     weights = openvino_model(spec.model_path, spec.cache_dir)
             except ExportError as exc:
