@@ -18,8 +18,10 @@ from ioc.feedback.classifier import (
     ModelConfig,
     TextClassifier,
     catalogue_model,
+    memoize_embedding,
     training_hash,
 )
+from ioc.feedback.text import normalize
 
 CATALOGUE = load_feedback_catalogue()
 
@@ -179,6 +181,28 @@ def test_embedding_block_is_trained_saved_and_required(
     monkeypatch.delitem(EMBEDDERS, "test-bow")
     with pytest.raises(ValueError, match="needs embedding 'test-bow'"):
         TextClassifier.load(tmp_path / "m.npz")
+
+
+def test_a_memoized_embedding_embeds_each_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+
+    def counting(texts: Sequence[str]) -> np.ndarray:
+        seen.extend(texts)
+        return _bag_of_words(texts)
+
+    monkeypatch.setitem(EMBEDDERS, "test-bow", lambda: counting)
+    memoize_embedding("test-bow")
+    pairs = CATALOGUE.training_examples()
+    texts, labels = [t for t, _ in pairs], [c for _, c in pairs]
+    first = TextClassifier.train(texts, labels, ModelConfig(embedding="test-bow"))
+    embedded = len(seen)
+    assert embedded == len({normalize(t) for t in texts})  # each distinct text once
+    again = TextClassifier.train(texts, labels, ModelConfig(embedding="test-bow"))
+    assert len(seen) == embedded  # a second training on the same texts embeds nothing
+    probe = [t for t, _ in UNSEEN]
+    assert np.allclose(first.probabilities(probe), again.probabilities(probe), atol=1e-4)
+    with pytest.raises(ValueError, match="unknown embedding 'nope'"):
+        memoize_embedding("nope")
 
 
 def test_shipped_e5_embedding_works_offline_when_installed() -> None:

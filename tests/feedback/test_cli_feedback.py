@@ -43,6 +43,7 @@ def test_train_evaluate_classify(
     assert run(["train", "--csv", str(labelled), *cols, "--model", str(model), "--json"]) == 0
     trained = json.loads(capsys.readouterr().out)
     assert model.exists() and "flooding" in trained["labels"]
+    assert trained["kind"].endswith("+e5-small-q4-logreg")  # the default embedding member
 
     assert (
         run(
@@ -126,10 +127,22 @@ def test_catalogue_listing(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(s["service_code"] == "flooding" for s in services)
 
 
-def test_bad_model_file_and_unknown_embedding_are_reported(tmp_path: Path) -> None:
+def test_bad_model_file_and_unknown_embedding_are_reported(tmp_path: Path, labelled: Path) -> None:
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a model")
     with pytest.raises(SystemExit, match="cannot load model"):
         run(["classify", "--model", str(junk), "mất điện"])
     out = str(tmp_path / "m.npz")
     assert run(["train", "--catalogue-examples", "--embedding", "nope", "--model", out]) == 2
+    cols = ["--text-col", "noi_dung", "--label-col", "linh_vuc"]
+    evaluate = ["evaluate", "--csv", str(labelled), *cols, "--model", out, "--embedding", "x"]
+    assert run(evaluate) == 2  # a saved model keeps its own embedding
+
+
+def test_the_embedding_member_can_be_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "m.npz")
+    args = ["train", "--catalogue-examples", "--embedding", "none", "--model", out, "--json"]
+    assert run(args) == 0
+    assert json.loads(capsys.readouterr().out)["kind"] == "tfidf-linearsvc+cnb"
