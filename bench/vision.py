@@ -347,6 +347,44 @@ def capacity_over_processes(
     return out
 
 
+def capacity_child(
+    index: int,
+    cameras: int,
+    settings: Settings,
+    camera: dict[str, Any],
+    fps: float,
+    seconds: float,
+    barrier: Any,
+    results: Any,
+    warm: Callable[[UltralyticsDetector, CameraConfig], None],
+    extra: Callable[[], dict[str, Any]] = dict,
+) -> None:
+    """The body of one process of :func:`capacity_over_processes`: load the detector, warm
+    it up (``warm``), wait for the others, run :func:`run_capacity` and put its row (with
+    the violation latencies, the plan and ``extra()``) or the error on ``results``."""
+    try:
+        cam = CameraConfig.model_validate(camera)
+        det = create_detector(DetectorSpec.from_settings(settings), cameras=cameras)
+        if not isinstance(det, UltralyticsDetector):
+            raise RuntimeError("the benchmark needs the ultralytics detector")
+        warm(det, cam)
+        publisher = TimedPublisher()
+        barrier.wait(timeout=300)
+        row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher)
+        row |= {"latencies": publisher.latencies, "plan": det.plan.reason, **extra()}
+        results.put((index, row))
+    except BaseException as exc:  # the parent reports it; a silent child would hang it
+        results.put((index, {"error": f"{type(exc).__name__}: {exc}"[:500]}))
+        raise
+
+
+def _warm_on_first_frame(det: UltralyticsDetector, camera: CameraConfig) -> None:
+    """The first inference sets up the predictor (seconds): done before measuring."""
+    frame = CameraSource("warm", resolve_source(camera.source, Settings().shared_dir)).read()
+    if frame is not None:
+        det.detect([frame.image], [0.0])
+
+
 def _capacity_proc(
     index: int,
     cameras: int,
@@ -361,30 +399,17 @@ def _capacity_proc(
     results: Any,
 ) -> None:
     """One CPU process of :func:`capacity_over_processes` (``--capacity-processes``)."""
-    try:
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        settings = Settings(
-            vision_device="cpu",
-            vision_cpu_runtime=runtime,
-            vision_cpu_precision=precision,
-            vision_torch_threads=threads,
-            home=Path(home),
-        )
-        cam = CameraConfig.model_validate(camera)
-        det = create_detector(DetectorSpec.from_settings(settings))
-        if not isinstance(det, UltralyticsDetector):
-            raise RuntimeError("the benchmark needs the ultralytics detector")
-        warm = CameraSource("warm", resolve_source(cam.source, settings.shared_dir)).read()
-        if warm is not None:
-            det.detect([warm.image], [0.0])
-        publisher = TimedPublisher()
-        barrier.wait(timeout=300)
-        row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher)
-        row["latencies"] = publisher.latencies
-        results.put((index, row))
-    except BaseException as exc:  # the parent reports it; a silent child would hang it
-        results.put((index, {"error": f"{type(exc).__name__}: {exc}"[:500]}))
-        raise
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = Settings(
+        vision_device="cpu",
+        vision_cpu_runtime=runtime,
+        vision_cpu_precision=precision,
+        vision_torch_threads=threads,
+        home=Path(home),
+    )
+    capacity_child(
+        index, cameras, settings, camera, fps, seconds, barrier, results, _warm_on_first_frame
+    )
 
 
 def _accuracy(pipe: dict[str, Any], base: dict[str, Any], hand: dict[str, Any]) -> dict[str, Any]:
@@ -513,9 +538,7 @@ def capacity_runs(
         if not isinstance(made, UltralyticsDetector):
             raise SystemExit("the benchmark needs the ultralytics detector")
         cap_det = made
-        warm = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
-        if warm is not None:
-            cap_det.detect([warm.image], [0.0])
+        _warm_on_first_frame(cap_det, camera)
     rows = []
     for n in counts:
         publisher = TimedPublisher()
@@ -603,9 +626,7 @@ def main() -> int:
     if not isinstance(det, UltralyticsDetector):
         raise SystemExit("the benchmark needs the ultralytics detector")
     load_before = os.getloadavg()
-    warm = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
-    if warm is not None:  # the first inference sets up the predictor (seconds): not measured
-        det.detect([warm.image], [0.0])
+    _warm_on_first_frame(det, camera)
     result: dict[str, Any] = {
         "benchmark": "vision",
         "clip": clip,

@@ -202,32 +202,23 @@ def _stream_proc(
     barrier: Any,
     results: Any,
 ) -> None:
-    try:
-        import torch
+    import torch
 
-        bv = _bench_vision()
-        from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
+    settings = Settings(
+        vision_device=device, vision_cpu_runtime="torch", home=Path(home) / f"proc{index}"
+    )
 
-        settings = Settings(
-            vision_device=device, vision_cpu_runtime="torch", home=Path(home) / f"proc{index}"
-        )
-        cam = CameraConfig.model_validate(camera)
-        det = create_detector(DetectorSpec.from_settings(settings), cameras=cameras)
-        assert isinstance(det, UltralyticsDetector)
-        frame = read_frames(clip, 1)[0]
-        det.detect([frame] * min(cameras, det.plan.batch), [0.0] * min(cameras, det.plan.batch))
-        publisher = bv.TimedPublisher()
-        barrier.wait(timeout=300)
-        row = bv.run_capacity(settings, det, cam, cameras, fps, seconds, publisher)
-        row["latencies"] = publisher.latencies
-        row["gpu_mem_mb"] = (
-            round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0
-        )
-        row["plan"] = det.plan.reason
-        results.put((index, row))
-    except BaseException as exc:  # the parent reports it; a silent child would hang it
-        results.put((index, {"error": f"{type(exc).__name__}: {exc}"[:500]}))
-        raise
+    def warm(det: Any, _camera: CameraConfig) -> None:  # a full batch, as the run will send
+        n = min(cameras, det.plan.batch)
+        det.detect(read_frames(clip, 1) * n, [0.0] * n)
+
+    def gpu_memory() -> dict[str, Any]:
+        used = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else 0
+        return {"gpu_mem_mb": round(used / 2**20)}
+
+    _bench_vision().capacity_child(
+        index, cameras, settings, camera, fps, seconds, barrier, results, warm, gpu_memory
+    )
 
 
 def streams_run(

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from fixtures.video import clip_frames
 
 from ioc.settings import Settings
 from vision.detector import UltralyticsDetector
@@ -39,15 +40,7 @@ needs_nncf = pytest.mark.skipif(
 
 
 def _frames(count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(CLIP), cv2.CAP_FFMPEG)
-    frames = []
-    for i in range(count * 20):
-        ok, frame = cap.read()
-        assert ok
-        if i % 20 == 0:
-            frames.append(frame)
-    cap.release()
-    return frames
+    return clip_frames(CLIP, count)
 
 
 def test_spread_picks_evenly_and_never_out_of_range() -> None:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
+from fixtures.video import clip_frames
 
 from ioc.settings import Settings
 from vision.detector import UltralyticsDetector
@@ -30,15 +30,7 @@ CLIP = SETTINGS.shared_dir / "data" / "video" / "vn_cctv_junction_a.mp4"
 
 
 def _frames(count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(CLIP), cv2.CAP_FFMPEG)
-    frames = []
-    for i in range(count * 20):
-        ok, frame = cap.read()
-        assert ok
-        if i % 20 == 0:
-            frames.append(frame)
-    cap.release()
-    return frames
+    return clip_frames(CLIP, count)
 
 
 @pytest.fixture(scope="module")
