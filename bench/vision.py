@@ -356,7 +356,7 @@ def capacity_child(
     seconds: float,
     barrier: Any,
     results: Any,
-    warm: Callable[[UltralyticsDetector, CameraConfig], None],
+    warm: Callable[[UltralyticsDetector, CameraConfig, Settings], None],
     extra: Callable[[], dict[str, Any]] = dict,
 ) -> None:
     """The body of one process of :func:`capacity_over_processes`: load the detector, warm
@@ -367,7 +367,7 @@ def capacity_child(
         det = create_detector(DetectorSpec.from_settings(settings), cameras=cameras)
         if not isinstance(det, UltralyticsDetector):
             raise RuntimeError("the benchmark needs the ultralytics detector")
-        warm(det, cam)
+        warm(det, cam, settings)
         publisher = TimedPublisher()
         barrier.wait(timeout=300)
         row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher)
@@ -378,9 +378,11 @@ def capacity_child(
         raise
 
 
-def _warm_on_first_frame(det: UltralyticsDetector, camera: CameraConfig) -> None:
+def _warm_on_first_frame(
+    det: UltralyticsDetector, camera: CameraConfig, settings: Settings
+) -> None:
     """The first inference sets up the predictor (seconds): done before measuring."""
-    frame = CameraSource("warm", resolve_source(camera.source, Settings().shared_dir)).read()
+    frame = CameraSource("warm", resolve_source(camera.source, settings.shared_dir)).read()
     if frame is not None:
         det.detect([frame.image], [0.0])
 
@@ -538,7 +540,7 @@ def capacity_runs(
         if not isinstance(made, UltralyticsDetector):
             raise SystemExit("the benchmark needs the ultralytics detector")
         cap_det = made
-        _warm_on_first_frame(cap_det, camera)
+        _warm_on_first_frame(cap_det, camera, settings)
     rows = []
     for n in counts:
         publisher = TimedPublisher()
@@ -553,9 +555,15 @@ def latency(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """The violation notices' latency over the *sustained* capacity runs (in a run that falls
     behind, frames reach the rules later and later, so its latency measures the backlog);
     each row keeps only its number of notices."""
-    lat = sorted(x for r in rows if r["sustained"] for x in r["latencies"])
+    lat = [x for r in rows if r["sustained"] for x in r["latencies"]]
     for r in rows:
         r["violation_notices"] = len(r.pop("latencies"))
+    return latency_figures(lat)
+
+
+def latency_figures(latencies: list[float]) -> dict[str, Any]:
+    """p95, median and number of violation-notice latencies (seconds)."""
+    lat = sorted(latencies)
     p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None
     return {
         "violation_latency_s_p95": None if p95 is None else round(p95, 3),
@@ -626,7 +634,7 @@ def main() -> int:
     if not isinstance(det, UltralyticsDetector):
         raise SystemExit("the benchmark needs the ultralytics detector")
     load_before = os.getloadavg()
-    _warm_on_first_frame(det, camera)
+    _warm_on_first_frame(det, camera, settings)
     result: dict[str, Any] = {
         "benchmark": "vision",
         "clip": clip,

@@ -50,7 +50,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import cv2
@@ -68,8 +68,9 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+@cache
 def _bench_vision() -> Any:
-    """bench/vision.py as a module (its capacity run and publisher are reused as they are)."""
+    """bench/vision.py as a module, loaded once (its capacity runs are reused as they are)."""
     spec = importlib.util.spec_from_file_location("bench_vision", HERE / "vision.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -208,7 +209,7 @@ def _stream_proc(
         vision_device=device, vision_cpu_runtime="torch", home=Path(home) / f"proc{index}"
     )
 
-    def warm(det: Any, _camera: CameraConfig) -> None:  # a full batch, as the run will send
+    def warm(det: Any, _camera: CameraConfig, _settings: Settings) -> None:  # a full batch
         n = min(cameras, det.plan.batch)
         det.detect(read_frames(clip, 1) * n, [0.0] * n)
 
@@ -245,10 +246,7 @@ def streams_run(
         out |= {
             "gpu_mem_mb_per_proc_max": max(r["gpu_mem_mb"] for r in rows),
             "plan": rows[0]["plan"],
-            "violation_latency_s_p95": lat[min(len(lat) - 1, int(0.95 * len(lat)))]
-            if lat
-            else None,
-            "violation_latency_samples": len(lat),
+            **_bench_vision().latency_figures(lat),
         }
     log(f"[streams {total}] {json.dumps(out)}")
     return out

@@ -326,7 +326,11 @@ class UltralyticsDetector:
         ultralytics' predictor (on the host). The class filter is the pipeline's classes and
         every extra class a frame's camera maps; each frame keeps only its own."""
         extra = {n for m in maps if m for n in m}
-        classes = sorted({*self._classes, *(i for i, n in self._names.items() if n in extra)})
+        classes = (
+            sorted({*self._classes, *(i for i, n in self._names.items() if n in extra)})
+            if extra
+            else self._classes
+        )
         if self._on_device is not None:
             rows = self._on_device.detect(frames, imgsz, self.spec.conf, classes)
             return [from_rows(r, self._names, t, m) for r, t, m in zip(rows, ts, maps, strict=True)]
