@@ -27,7 +27,12 @@ cameras are split over P spawned processes, as ``ioc vision run --processes P`` 
 their rows are summed: sustained only if every camera of every process keeps up). The
 **violation latency** is from the captured frame of the event to the ``camera_violation``
 notice being handed to the publisher, over the *sustained* capacity runs (a run that falls
-behind hands its frames to the rules later and later).
+behind hands its frames to the rules later and later). The shared clips hold almost no real
+violation, so after the capacity runs come *latency runs* (``--latency-probe``, on by
+default): the largest sustained count again, its first camera the same clip and camera with
+its lanes' directions reversed, so every vehicle driving its lane is a wrong-way violation
+(its evidence is written too, as in service; at that rate the writing costs CPU, so the count
+steps down until a latency run is sustained). The capacity verdict comes from the plain runs.
 
 ``--precision int8`` runs the pipeline on the int8 export (``vision/int8_export.py``; the
 baselines stay as they are); ``--repeat 0`` runs only the capacity part.
@@ -113,8 +118,9 @@ class TimedPublisher(MemoryPublisher):
 
 
 def cpu_s() -> float:
+    """This process's CPU seconds and those of its finished children (the evidence encoder)."""
     t = os.times()
-    return t.user + t.system
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def run_pipeline(
@@ -235,10 +241,16 @@ def run_capacity(
     fps: float,
     seconds: float,
     publisher: TimedPublisher,
+    probe: CameraConfig | None = None,
 ) -> dict[str, Any]:
+    """``n`` real-time looping copies of ``camera`` for ``seconds``; with ``probe`` (same
+    clip, see :func:`wrong_way_probe`) the first copy is the probe."""
     src = resolve_source(camera.source, settings.shared_dir)
     cams = [
-        camera.model_copy(update={"id": f"{camera.id}-{i}", "detect_fps": fps}) for i in range(n)
+        (probe if i == 0 and probe is not None else camera).model_copy(
+            update={"id": f"{camera.id}-{i}", "detect_fps": fps}
+        )
+        for i in range(n)
     ]
     feeds = {
         c.id: Grabber(CameraSource(c.id, src, loop=True), realtime=True, drop_oldest=True)
@@ -337,6 +349,7 @@ def capacity_over_processes(
                 sum(r["detector_frames_per_s_mean"] * r["cameras"] for r in ok_rows), 1
             ),
             "cpu_cores_used": round(sum(r["cpu_cores_used"] for r in ok_rows), 2),
+            "inference_precision": ok_rows[0].get("inference_precision"),
             "cpu_cores_per_camera": round(sum(r["cpu_cores_used"] for r in ok_rows) / total, 3),
             "dropped_frames": sum(r["dropped_frames"] for r in ok_rows),
             "latencies": lat,
@@ -358,20 +371,28 @@ def capacity_child(
     results: Any,
     warm: Callable[[UltralyticsDetector, CameraConfig, Settings], None],
     extra: Callable[[], dict[str, Any]] = dict,
+    probe: dict[str, Any] | None = None,
 ) -> None:
     """The body of one process of :func:`capacity_over_processes`: load the detector, warm
-    it up (``warm``), wait for the others, run :func:`run_capacity` and put its row (with
-    the violation latencies, the plan and ``extra()``) or the error on ``results``."""
+    it up (``warm``), wait for the others, run :func:`run_capacity` (its first camera
+    ``probe`` when given) and put its row (with the violation latencies, the plan, the
+    inference precision and ``extra()``) or the error on ``results``."""
     try:
         cam = CameraConfig.model_validate(camera)
+        probe_cam = None if probe is None else CameraConfig.model_validate(probe)
         det = create_detector(DetectorSpec.from_settings(settings), cameras=cameras)
         if not isinstance(det, UltralyticsDetector):
             raise RuntimeError("the benchmark needs the ultralytics detector")
         warm(det, cam, settings)
         publisher = TimedPublisher()
         barrier.wait(timeout=300)
-        row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher)
-        row |= {"latencies": publisher.latencies, "plan": det.plan.reason, **extra()}
+        row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher, probe_cam)
+        row |= {
+            "latencies": publisher.latencies,
+            "plan": det.plan.reason,
+            "inference_precision": det.inference_precision,
+            **extra(),
+        }
         results.put((index, row))
     except BaseException as exc:  # the parent reports it; a silent child would hang it
         results.put((index, {"error": f"{type(exc).__name__}: {exc}"[:500]}))
@@ -394,13 +415,15 @@ def _capacity_proc(
     precision: Literal["fp32", "int8"],
     threads: int,
     camera: dict[str, Any],
+    probe: dict[str, Any] | None,
     fps: float,
     seconds: float,
     home: str,
     barrier: Any,
     results: Any,
 ) -> None:
-    """One CPU process of :func:`capacity_over_processes` (``--capacity-processes``)."""
+    """One CPU process of :func:`capacity_over_processes` (``--capacity-processes``); the
+    first process's first camera is the latency ``probe`` when there is one."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     settings = Settings(
         vision_device="cpu",
@@ -410,7 +433,16 @@ def _capacity_proc(
         home=Path(home),
     )
     capacity_child(
-        index, cameras, settings, camera, fps, seconds, barrier, results, _warm_on_first_frame
+        index,
+        cameras,
+        settings,
+        camera,
+        fps,
+        seconds,
+        barrier,
+        results,
+        _warm_on_first_frame,
+        probe=probe,
     )
 
 
@@ -496,32 +528,33 @@ def compare(
     }
 
 
-def capacity_runs(
+def capacity_runner(
     args: argparse.Namespace,
     settings: Settings,
     det: UltralyticsDetector,
     camera: CameraConfig,
-) -> list[dict[str, Any]]:
-    """One capacity row per camera count of ``--capacity``: in this process, or over
-    ``--capacity-processes`` spawned ones (each loads its own detector)."""
-    counts = [int(x) for x in args.capacity.split(",") if x.strip()]
+) -> Callable[[int, CameraConfig | None], dict[str, Any]]:
+    """``run(n, probe)``: one capacity row of ``n`` cameras (the first one ``probe`` when
+    given), in this process or over ``--capacity-processes`` spawned ones (each loads its
+    own detector); the row keeps its violation ``latencies``."""
     procs = max(1, args.capacity_processes)
     if procs > 1:
         threads = args.capacity_threads or max(1, (os.cpu_count() or 1) // procs)
-        doc = camera.model_dump(mode="json")
-        home = str(settings.home)
-        rows = []
-        for n in counts:
+        doc, home = camera.model_dump(mode="json"), str(settings.home)
+
+        def spawned(n: int, probe: CameraConfig | None) -> dict[str, Any]:
             log(f"capacity: {n} cameras over {min(n, procs)} processes, {threads} thread(s) each")
+            probe_doc = None if probe is None else probe.model_dump(mode="json")
             row = capacity_over_processes(
                 _capacity_proc,
                 n,
                 procs,
-                lambda _i, _n: (
+                lambda i, _n: (
                     args.runtime,
                     args.precision,
                     threads,
                     doc,
+                    probe_doc if i == 0 else None,
                     args.capacity_fps,
                     args.capacity_seconds,
                     home,
@@ -531,8 +564,9 @@ def capacity_runs(
             row.pop("per_process", None)  # summed above; each process's row is in the log
             row["detector_threads_per_process"] = threads
             log(f"[capacity] {json.dumps(row)}")
-            rows.append(row)
-        return rows
+            return row
+
+        return spawned
     cap_det = det
     if args.capacity_threads != args.threads:
         deployed = settings.model_copy(update={"vision_torch_threads": args.capacity_threads})
@@ -541,14 +575,52 @@ def capacity_runs(
             raise SystemExit("the benchmark needs the ultralytics detector")
         cap_det = made
         _warm_on_first_frame(cap_det, camera, settings)
-    rows = []
-    for n in counts:
+
+    def here(n: int, probe: CameraConfig | None) -> dict[str, Any]:
         publisher = TimedPublisher()
-        row = run_capacity(
-            settings, cap_det, camera, n, args.capacity_fps, args.capacity_seconds, publisher
+        fps, seconds = args.capacity_fps, args.capacity_seconds
+        row = run_capacity(settings, cap_det, camera, n, fps, seconds, publisher, probe)
+        return row | {"latencies": publisher.latencies}
+
+    return here
+
+
+def capacity_runs(
+    args: argparse.Namespace,
+    settings: Settings,
+    det: UltralyticsDetector,
+    camera: CameraConfig,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The capacity rows, one per camera count of ``--capacity`` (the camera as configured),
+    then, with ``--latency-probe``, the latency rows: the largest sustained count again with
+    its first camera a :func:`wrong_way_probe`, one camera fewer each time until a run is
+    sustained (the probe's many violations write evidence, which costs CPU of its own)."""
+    run = capacity_runner(args, settings, det, camera)
+    rows = [run(int(x), None) for x in args.capacity.split(",") if x.strip()]
+    probes: list[dict[str, Any]] = []
+    if args.latency_probe and rows:
+        probe = wrong_way_probe(camera)
+        n = max(
+            (r["cameras"] for r in rows if r["sustained"]), default=min(r["cameras"] for r in rows)
         )
-        rows.append(row | {"latencies": publisher.latencies})
-    return rows
+        while n >= 1:
+            log(f"latency probe: {n} cameras, the first with its lanes reversed")
+            probes.append(run(n, probe) | {"probe": True})
+            if probes[-1]["sustained"]:
+                break
+            n -= 1
+    return rows, probes
+
+
+def wrong_way_probe(camera: CameraConfig) -> CameraConfig:
+    """``camera`` with every lane's flow drawn backwards: each vehicle that drives its lane
+    the right way becomes a wrong-way violation. The shared clips hold (almost) no real
+    violation, so without it a capacity run has no notice to time; the probe is the same
+    clip, detector load and rules, and only its lane directions are reversed."""
+    if not camera.lanes:
+        raise SystemExit(f"{camera.id}: --latency-probe needs a camera with lanes")
+    lanes = [lane.model_copy(update={"flow": lane.flow[::-1]}) for lane in camera.lanes]
+    return camera.model_copy(update={"lanes": lanes, "name": f"{camera.name} (latency probe)"})
 
 
 def latency(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -607,6 +679,13 @@ def main() -> int:
         "--processes P` deploys them (each with --capacity-threads, or cores/P, detector threads)",
     )
     parser.add_argument(
+        "--latency-probe",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="after the capacity runs, time the violation notices on runs whose first camera "
+        "is a wrong-way probe (its lanes' directions reversed, so violations happen)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=3,
@@ -643,19 +722,21 @@ def main() -> int:
         "runtime": det.plan.runtime,
         "precision": args.precision if det.plan.runtime == "openvino" else "fp32",
         "plan": det.plan.reason,
+        "inference_precision": det.inference_precision,
         "detector_threads": args.threads,
         "imgsz": det.spec.imgsz,
         "model": settings.model_path.name,
     }
     if args.repeat > 0:
         result |= compare(args, settings, det, cameras, camera)
-    capacity = capacity_runs(args, settings, det, camera)
+    capacity, probes = capacity_runs(args, settings, det, camera)
     sustained = max((c["cameras"] for c in capacity if c["sustained"]), default=0)
-    result |= latency(capacity) | {
+    result |= latency(capacity + probes) | {
         "capacity_fps_per_camera": args.capacity_fps,
         "capacity_detector_threads": args.capacity_threads,
         "capacity_processes": max(1, args.capacity_processes),
         "capacity": capacity,
+        "latency_runs": probes,
         "cameras_sustained": sustained,
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],

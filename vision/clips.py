@@ -6,6 +6,11 @@ libx264 (the system's, or the static build of the pinned ``imageio-ffmpeg`` whee
 frames on a pipe, else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not
 in browsers). The codec used is recorded in each clip's metadata.
 
+The ``ffmpeg`` encoder runs ``ENCODER_NICENESS`` below the camera process's CPU priority:
+evidence can wait a few seconds, the live cameras cannot, and a burst of violations would
+otherwise take the cores from the detector (measured with ``bench/vision.py``'s latency
+probe, a camera whose every vehicle is a violation).
+
 Example::
 
     codec = write_mp4(Path("clip.mp4"), frames_bgr, fps=10.0)   # -> 'h264' or 'mpeg4'
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 logger = logging.getLogger(__name__)
+
+ENCODER_NICENESS = 10  # added to this process's niceness for the ffmpeg encoder
 
 Backend = Literal["opencv-avc1", "ffmpeg-libx264", "opencv-mp4v"]
 _CODEC: dict[Backend, str] = {
@@ -161,6 +169,7 @@ def _write_ffmpeg(
     ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stderr is not None  # both are pipes
+    below_cameras(proc.pid)
     try:
         for f in frames:
             proc.stdin.write(np.ascontiguousarray(f).tobytes())
@@ -173,3 +182,14 @@ def _write_ffmpeg(
         raise
     if code != 0:
         raise OSError(f"ffmpeg failed ({code}): {err.decode(errors='replace')[-300:]}")
+
+
+def below_cameras(pid: int) -> None:
+    """Lower process ``pid``'s CPU priority to ``ENCODER_NICENESS`` below this process's
+    (at most 19). Where that is not possible (another platform, a sandbox that forbids it)
+    the encoder simply runs at the normal priority."""
+    try:
+        own = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, own + ENCODER_NICENESS))
+    except (AttributeError, OSError) as exc:
+        logger.debug("encoder priority not lowered: %s", exc)

@@ -345,6 +345,22 @@ class UltralyticsDetector:
         )
         return [from_ultralytics(r, t, m) for r, t, m in zip(results, ts, maps, strict=True)]
 
+    @property
+    def inference_precision(self) -> str | None:
+        """The element type the OpenVINO CPU plugin computes in (``f32``, ``bf16``, ...), once
+        the model is compiled (after the first detection); ``None`` on other runtimes.
+
+        The fp32 export is *run* in bf16 where the CPU has native bf16 (AMX, AVX512_BF16):
+        that is the plugin's default, and about 1.8x faster per inference there."""
+        if self.plan.runtime != "openvino" or self._on_device is not None:
+            return None
+        predictor = getattr(self._model, "predictor", None)
+        backend = getattr(getattr(predictor, "model", None), "backend", None)
+        compiled = getattr(backend, "ov_compiled_model", None)
+        if compiled is None:
+            return None
+        return str(compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+
     def _size(self, asked: int) -> int:
         # The shared ONNX graph is fixed at 640x640: other sizes would fail at run time.
         return 640 if self.weights.suffix == ".onnx" else asked

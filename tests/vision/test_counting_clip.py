@@ -1,8 +1,7 @@
 """The pipeline's line counts on the real clips against the hand counts (``hand_counts.yaml``):
 within each clip's tolerance, 5 % (absolute errors over every line, direction and class /
-vehicles counted by hand). The top-down parking clip is held at 25 % (its camera maps the
-COCO classes the model gives cars seen from above, such as "cell phone", to ``car``; one of
-its four cars is still missed).
+vehicles counted by hand). On the top-down parking clip the camera maps the COCO classes the
+model gives cars seen from above, such as "cell phone", to ``car``.
 
 Runs the whole pipeline as deployed (motion gate, ticks at the camera's ``detect_fps``,
 rider fusion, ByteTrack, fragment merging) with the real YOLOv8n weights on CPU.
