@@ -46,6 +46,7 @@ Example::
     .venv/bin/python bench/vision.py --runtime torch          # the PyTorch CPU path
     .venv/bin/python bench/vision.py --repeat 0 --capacity 4,8 --capacity-processes 2
     .venv/bin/python bench/vision.py --precision int8 --capacity-processes 2
+    .venv/bin/python bench/vision.py --repeat 0 --capacity 4 --no-latency-probe
 """
 
 from __future__ import annotations

@@ -375,6 +375,11 @@ class UltralyticsDetector:
         torch.set_num_threads(self.spec.torch_threads)
         if self.plan.runtime == "openvino" and self._on_device is None:
             limit_openvino_threads(self._model, self.weights, self.spec.torch_threads)
+            logger.info(
+                "OpenVINO: %d thread(s), computing in %s",
+                self.spec.torch_threads,
+                self.inference_precision,
+            )
         self._threads_set = True
 
 

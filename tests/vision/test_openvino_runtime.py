@@ -119,3 +119,18 @@ def test_a_limited_thread_count_is_not_pinned_to_the_first_cores(
     compiled = model.predictor.model.backend.ov_compiled_model
     assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
+
+
+def test_the_precision_openvino_computes_in_is_reported(
+    cache: Path, tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
+) -> None:
+    # The fp32 export runs in bf16 on CPUs with native bf16 (AMX, AVX512_BF16): the bench
+    # and the log say which, since it moves speed and, rarely, a class vote.
+    det = cpu_detector(tmp_path_factory.mktemp("yolo"), runtime="auto", cache_dir=cache)
+    assert det.inference_precision is None  # not compiled before the first detection
+    det.detect(_frames(1), [0.0])
+    model: Any = det._model
+    compiled = model.predictor.model.backend.ov_compiled_model
+    expected = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+    assert det.inference_precision == expected
+    assert expected in {"f32", "bf16", "f16"}
