@@ -591,16 +591,17 @@ def capacity_runs(
     settings: Settings,
     det: UltralyticsDetector,
     camera: CameraConfig,
+    probe: CameraConfig | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The capacity rows, one per camera count of ``--capacity`` (the camera as configured),
-    then, with ``--latency-probe``, the latency rows: the largest sustained count again with
-    its first camera a :func:`wrong_way_probe`, one camera fewer each time until a run is
-    sustained (the probe's many violations write evidence, which costs CPU of its own)."""
+    then, when ``probe`` is given (``--latency-probe``), the latency rows: the largest
+    sustained count again with its first camera ``probe``, one camera fewer each time until
+    a run is sustained (the probe's many violations write evidence, which costs CPU of its
+    own)."""
     run = capacity_runner(args, settings, det, camera)
     rows = [run(int(x), None) for x in args.capacity.split(",") if x.strip()]
     probes: list[dict[str, Any]] = []
-    if args.latency_probe and rows:
-        probe = wrong_way_probe(camera)
+    if probe is not None and rows:
         n = max(
             (r["cameras"] for r in rows if r["sustained"]), default=min(r["cameras"] for r in rows)
         )
@@ -709,6 +710,8 @@ def main() -> int:
     )
     cameras = load_cameras(settings.cameras_dir)
     camera = cameras[args.camera]
+    # built first, so a camera without lanes fails before the long runs, not after them
+    probe = wrong_way_probe(camera) if args.latency_probe and args.capacity.strip() else None
     clip = Path(resolve_source(camera.source, settings.shared_dir)).name
     det = create_detector(DetectorSpec.from_settings(settings))
     if not isinstance(det, UltralyticsDetector):
@@ -730,7 +733,7 @@ def main() -> int:
     }
     if args.repeat > 0:
         result |= compare(args, settings, det, cameras, camera)
-    capacity, probes = capacity_runs(args, settings, det, camera)
+    capacity, probes = capacity_runs(args, settings, det, camera, probe)
     sustained = max((c["cameras"] for c in capacity if c["sustained"]), default=0)
     result |= latency(capacity + probes) | {
         "capacity_fps_per_camera": args.capacity_fps,

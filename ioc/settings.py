@@ -12,7 +12,7 @@ Example::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -153,14 +153,29 @@ class Settings(BaseSettings):
     vision_cpu_precision: Literal["fp32", "int8"] = Field(
         default="fp32",
         description="Precision of the OpenVINO detector on a CPU: int8 = the export quantised "
-        "once with NNCF on calibration frames (vision/int8_export.py; ~1.8x faster per inference "
-        "on CPUs with AVX-512 VNNI or AMX, but it moved some hand counts of the sample clips, so "
-        "check your cameras' counts: docs/VISION.md). Not used on a GPU.",
+        "once with NNCF on calibration frames, with accuracy control (vision/int8_export.py; "
+        "1.2x faster per inference than bf16, up to 1.8x than fp32 on AVX-512 VNNI CPUs; check "
+        "your cameras' counts after calibrating on their recordings: docs/VISION.md). Not used "
+        "on a GPU.",
     )
     vision_int8_calibration: list[Path] = Field(
         default_factory=list,
         description="Video/image files or folders whose frames calibrate the int8 detector "
         "(your cameras' recordings). Empty: the shared sample clips (IOC_SHARED_DIR/data/video).",
+    )
+    vision_int8_sizes: list[Annotated[int, Field(ge=32, le=4096)]] = Field(
+        default_factory=list,
+        description="Input sizes (px) the int8 calibration frames are letterboxed to. Empty: "
+        "IOC_DETECTOR_IMGSZ and every camera's detect_imgsz in IOC_CAMERAS_DIR.",
+    )
+    vision_int8_max_drop: float | None = Field(
+        default=0.02,
+        ge=0.0,
+        lt=1.0,
+        description="int8 accuracy control: layers stay in floating point until the int8 "
+        "detections agree with the fp32 export's (F1 of matched boxes on the calibration "
+        "frames) to within this drop (NNCF quantize_with_accuracy_control, ~14 min once on 2 "
+        "cores). Null: plain quantisation (~1 min; moved sample clips' counts by one vehicle).",
     )
     vision_preprocess: Literal["auto", "host", "device"] = Field(
         default="auto",

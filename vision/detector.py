@@ -36,9 +36,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ioc.settings import Settings
+from vision.config import CameraConfigError, load_cameras
 from vision.device import DevicePlan, cuda_device_count, plan_device
 from vision.device_batch import DeviceBatch
-from vision.int8_export import int8_model
+from vision.int8_export import MAX_DROP, int8_model
 from vision.openvino_export import (
     ExportError,
     default_cache_dir,
@@ -82,6 +83,8 @@ class DetectorSpec:
     preprocess: str = "auto"
     precision: str = "fp32"
     calibration: tuple[Path, ...] = ()
+    int8_sizes: tuple[int, ...] = ()  # calibration input sizes; empty: imgsz
+    int8_max_drop: float | None = MAX_DROP
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectorSpec:
@@ -100,7 +103,25 @@ class DetectorSpec:
             precision=settings.vision_cpu_precision,
             calibration=tuple(settings.vision_int8_calibration)
             or (settings.shared_dir / "data" / "video",),
+            int8_sizes=int8_sizes(settings),
+            int8_max_drop=settings.vision_int8_max_drop,
         )
+
+
+def int8_sizes(settings: Settings) -> tuple[int, ...]:
+    """The input sizes the int8 detector is calibrated at: ``IOC_VISION_INT8_SIZES``, else
+    ``IOC_DETECTOR_IMGSZ`` and, for int8, every configured camera's ``detect_imgsz`` (a
+    camera config that does not load adds nothing here: the cameras' own loading says why)."""
+    if settings.vision_int8_sizes:
+        return tuple(sorted(set(settings.vision_int8_sizes)))
+    sizes = {settings.detector_imgsz}
+    if settings.vision_cpu_precision == "int8":
+        try:
+            cameras = load_cameras(settings.cameras_dir)
+        except (CameraConfigError, OSError):
+            cameras = {}
+        sizes |= {c.detect_imgsz for c in cameras.values() if c.detect_imgsz}
+    return tuple(sorted(sizes))
 
 
 class Detector(Protocol):
@@ -218,6 +239,59 @@ def prepare_ultralytics_env(config_dir: Path) -> None:
     os.environ["YOLO_CONFIG_DIR"] = str(config_dir.resolve())
 
 
+def detector_plan(spec: DetectorSpec, cameras: int = 1) -> DevicePlan:
+    """Where and how the detector of ``spec`` runs for ``cameras`` cameras on this host."""
+    return plan_device(
+        spec.device,
+        cuda_devices=cuda_device_count(),
+        model_suffix=spec.model_path.suffix,
+        cameras=cameras,
+        max_batch=spec.max_batch,
+        cpu_runtime=spec.cpu_runtime,
+        openvino=openvino_available(),
+        preprocess=spec.preprocess,
+    )
+
+
+def runtime_weights(spec: DetectorSpec, plan: DevicePlan) -> tuple[Path, DevicePlan]:
+    """The weights ``plan`` runs - on OpenVINO the export of ``spec``'s weights (int8 when
+    asked for), made once into the cache - and the plan, its reason saying what runs (PyTorch
+    when an export that was not asked for by name fails)."""
+    weights = spec.model_path
+    if plan.runtime == "openvino":
+        try:
+            if spec.precision == "int8":  # asked for: a failure is an error, not a guess
+                weights = int8_model(
+                    spec.model_path,
+                    spec.cache_dir,
+                    spec.calibration,
+                    sizes=spec.int8_sizes or (spec.imgsz,),
+                    max_drop=spec.int8_max_drop,
+                )
+                why = plan.reason  # "..., openvino, fp32, ..." says what runs
+                why = why.replace("fp32", "int8") if "fp32" in why else f"{why}, int8"
+                plan = replace(plan, reason=why)
+            else:
+                weights = openvino_model(spec.model_path, spec.cache_dir)
+        except ExportError as exc:
+            if spec.cpu_runtime == "openvino" or spec.precision == "int8":
+                raise  # asked for by name: say so, do not guess
+            logger.warning("%s; the detector runs on PyTorch instead", exc)
+            plan = replace(plan, runtime="torch", reason=f"{exc}: PyTorch")
+    elif spec.precision == "int8" and not plan.is_cuda:
+        logger.warning("int8 needs the OpenVINO runtime; the detector runs fp32 on PyTorch")
+    return weights, plan
+
+
+def prepare_weights(spec: DetectorSpec, cameras: int = 1) -> Path:
+    """Build (once) the weights the detector of ``spec`` will run, without loading them: a
+    supervisor calls it before starting camera processes, so they do not all export or
+    quantise at once (int8 with accuracy control takes minutes)."""
+    if not spec.model_path.is_file():
+        raise FileNotFoundError(f"detector weights not found: {spec.model_path}")
+    return runtime_weights(spec, detector_plan(spec, cameras))[0]
+
+
 @register_detector("ultralytics")
 class UltralyticsDetector:
     """YOLO through ultralytics (``.pt`` or ``.onnx`` weights read in place; on a CPU the
@@ -236,33 +310,7 @@ class UltralyticsDetector:
         # where they would mix with a command's own output; its warnings still show.
         LOGGER.setLevel(logging.WARNING)
         self.spec = spec
-        self.plan = plan_device(
-            spec.device,
-            cuda_devices=cuda_device_count(),
-            model_suffix=spec.model_path.suffix,
-            cameras=cameras,
-            max_batch=spec.max_batch,
-            cpu_runtime=spec.cpu_runtime,
-            openvino=openvino_available(),
-            preprocess=spec.preprocess,
-        )
-        weights = spec.model_path
-        if self.plan.runtime == "openvino":
-            try:
-                if spec.precision == "int8":  # asked for: a failure is an error, not a guess
-                    weights = int8_model(spec.model_path, spec.cache_dir, spec.calibration)
-                    why = self.plan.reason  # "..., openvino, fp32, ..." says what runs
-                    why = why.replace("fp32", "int8") if "fp32" in why else f"{why}, int8"
-                    self.plan = replace(self.plan, reason=why)
-                else:
-                    weights = openvino_model(spec.model_path, spec.cache_dir)
-            except ExportError as exc:
-                if spec.cpu_runtime == "openvino" or spec.precision == "int8":
-                    raise  # asked for by name: say so, do not guess
-                logger.warning("%s; the detector runs on PyTorch instead", exc)
-                self.plan = replace(self.plan, runtime="torch", reason=f"{exc}: PyTorch")
-        elif spec.precision == "int8" and not self.plan.is_cuda:
-            logger.warning("int8 needs the OpenVINO runtime; the detector runs fp32 on PyTorch")
+        weights, self.plan = runtime_weights(spec, detector_plan(spec, cameras))
         self._model = YOLO(str(weights), task="detect")
         self.weights = weights  # what runs: the weights file, or their OpenVINO export folder
         names: dict[int, str] = self._model.names

@@ -74,6 +74,24 @@ def child_env(env: Mapping[str, str], threads: int, processes: int, cpus: int) -
     return out
 
 
+def prepare_model(settings: Settings) -> bool:
+    """Export (and for int8 quantise) the detector's model once here, before the children
+    start: each would otherwise build its own copy at the same time (int8 with accuracy
+    control takes minutes of every core). False, with the cause on stderr, when it cannot."""
+    from vision.detector import DetectorSpec, prepare_weights
+    from vision.openvino_export import ExportError
+
+    spec = DetectorSpec.from_settings(settings)
+    if spec.type != "ultralytics":  # another plugin prepares its own model
+        return True
+    try:
+        prepare_weights(spec)
+    except (ExportError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def supervise(args: argparse.Namespace, settings: Settings, processes: int) -> int:
     """Run and watch the children until they all finish or a signal stops them."""
     workers = args.workers or settings.vision_workers
@@ -83,6 +101,8 @@ def supervise(args: argparse.Namespace, settings: Settings, processes: int) -> i
     except ShardError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if not prepare_model(settings):
+        return 1
     group = ChildGroup(
         settings.home / "logs",
         child_env(os.environ, settings.vision_torch_threads, processes, os.cpu_count() or 1),

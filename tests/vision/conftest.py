@@ -33,8 +33,11 @@ def _cpu_detector(
     cache_dir: Path = Path(".ioc/models"),
     precision: str = "fp32",
     calibration: tuple[Path, ...] = (),
+    int8_max_drop: float | None = None,
 ) -> UltralyticsDetector:
-    """The ultralytics detector on the shared YOLOv8n weights, on the CPU, 640 px, conf 0.25."""
+    """The ultralytics detector on the shared YOLOv8n weights, on the CPU, 640 px, conf 0.25
+    (int8: plain quantisation unless ``int8_max_drop`` is given; accuracy control takes
+    minutes)."""
     det = create_detector(
         DetectorSpec(
             type="ultralytics",
@@ -49,6 +52,7 @@ def _cpu_detector(
             preprocess=preprocess,
             precision=precision,
             calibration=calibration,
+            int8_max_drop=int8_max_drop,
         )
     )
     assert isinstance(det, UltralyticsDetector)
@@ -61,7 +65,7 @@ CpuDetector = Callable[..., UltralyticsDetector]
 @pytest.fixture(scope="session")
 def cpu_detector() -> CpuDetector:
     """``cpu_detector(config_dir, runtime=, preprocess=, threads=, cache_dir=, precision=,
-    calibration=)``."""
+    calibration=, int8_max_drop=)``."""
     return _cpu_detector
 
 

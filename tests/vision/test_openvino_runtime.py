@@ -8,6 +8,7 @@ the project, so only a trimmed environment lacks it).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from fixtures.video import clip_frames
 
 from ioc.settings import Settings
-from vision.detector import UltralyticsDetector
+from vision.detector import DetectorSpec, UltralyticsDetector, prepare_weights
 from vision.openvino_export import ExportError, openvino_available, openvino_model
 
 CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
@@ -134,3 +135,26 @@ def test_the_precision_openvino_computes_in_is_reported(
     expected = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
     assert det.inference_precision == expected
     assert expected in {"f32", "bf16", "f16"}
+
+
+def test_a_supervisor_prepares_the_export_the_detector_then_runs(
+    tmp_path: Path, cpu_detector: CpuDetector
+) -> None:
+    # `ioc vision run --processes P` builds the model once before its children start
+    spec = DetectorSpec(
+        type="ultralytics",
+        model_path=SETTINGS.model_path,
+        conf=0.25,
+        imgsz=640,
+        device="cpu",
+        cpu_runtime="auto",
+        cache_dir=tmp_path / "models",
+    )
+    folder = prepare_weights(spec)
+    assert folder.is_dir() and folder.parent == tmp_path / "models"
+    det = cpu_detector(tmp_path / "yolo", runtime="auto", cache_dir=tmp_path / "models")
+    assert det.weights == folder
+    on_torch = replace(spec, cpu_runtime="torch")
+    assert prepare_weights(on_torch) == SETTINGS.model_path  # nothing to build
+    with pytest.raises(FileNotFoundError, match="weights not found"):
+        prepare_weights(replace(spec, model_path=tmp_path / "missing.pt"))
