@@ -138,7 +138,7 @@ def test_the_precision_openvino_computes_in_is_reported(
 
 
 def test_a_supervisor_prepares_the_export_the_detector_then_runs(
-    tmp_path: Path, cpu_detector: CpuDetector
+    cache: Path, tmp_path: Path, cpu_detector: CpuDetector
 ) -> None:
     # `ioc vision run --processes P` builds the model once before its children start
     spec = DetectorSpec(
@@ -148,11 +148,11 @@ def test_a_supervisor_prepares_the_export_the_detector_then_runs(
         imgsz=640,
         device="cpu",
         cpu_runtime="auto",
-        cache_dir=tmp_path / "models",
+        cache_dir=cache,  # the module's export, not made again
     )
     folder = prepare_weights(spec)
-    assert folder.is_dir() and folder.parent == tmp_path / "models"
-    det = cpu_detector(tmp_path / "yolo", runtime="auto", cache_dir=tmp_path / "models")
+    assert folder.is_dir() and folder.parent == cache
+    det = cpu_detector(tmp_path / "yolo", runtime="auto", cache_dir=cache)
     assert det.weights == folder
     on_torch = replace(spec, cpu_runtime="torch")
     assert prepare_weights(on_torch) == SETTINGS.model_path  # nothing to build
