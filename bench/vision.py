@@ -83,7 +83,7 @@ from vision.geometry import DirectedLine
 from vision.hand_counts import count_error
 from vision.pipeline import Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher, Message
-from vision.source import CameraSource, Grabber
+from vision.source import CameraSource, Grabber, capture_opener
 from vision.tracks import VEHICLE_CLASSES
 
 HAND = Path(__file__).resolve().parents[1] / "tests" / "vision" / "hand_counts.yaml"
@@ -254,7 +254,13 @@ def run_capacity(
         for i in range(n)
     ]
     feeds = {
-        c.id: Grabber(CameraSource(c.id, src, loop=True), realtime=True, drop_oldest=True)
+        c.id: Grabber(
+            CameraSource(
+                c.id, src, loop=True, opener=capture_opener(settings.vision_decode_threads)
+            ),
+            realtime=True,
+            drop_oldest=True,
+        )
         for c in cams
     }
     calls0 = det.calls

@@ -194,6 +194,12 @@ class Settings(BaseSettings):
         le=256,
         description="CPU threads of the detector, PyTorch or OpenVINO (0: the runtime's default).",
     )
+    vision_decode_threads: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="FFmpeg decode threads per camera (0: FFmpeg's default, one per core).",
+    )
     evidence_dir: Path | None = Field(
         default=None, description="Violation evidence store. Unset: IOC_HOME/evidence."
     )

@@ -6,10 +6,11 @@ libx264 (the system's, or the static build of the pinned ``imageio-ffmpeg`` whee
 frames on a pipe, else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not
 in browsers). The codec used is recorded in each clip's metadata.
 
-The ``ffmpeg`` encoder runs ``ENCODER_NICENESS`` below the camera process's CPU priority:
-evidence can wait a few seconds, the live cameras cannot, and a burst of violations would
-otherwise take the cores from the detector (measured with ``bench/vision.py``'s latency
-probe, a camera whose every vehicle is a violation).
+The ``ffmpeg`` encoder, and the evidence thread that feeds it (:func:`lower_this_thread`),
+run ``ENCODER_NICENESS`` below the cameras' CPU priority (the niceness of the process's main
+thread): evidence can wait a few seconds, the live cameras cannot, and a burst of violations
+would otherwise take the cores from the detector (measured with ``bench/vision.py``'s
+latency probe, a camera whose every vehicle is a violation).
 
 Example::
 
@@ -23,7 +24,9 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -34,7 +37,7 @@ from numpy.typing import NDArray
 
 logger = logging.getLogger(__name__)
 
-ENCODER_NICENESS = 10  # added to this process's niceness for the ffmpeg encoder
+ENCODER_NICENESS = 10  # added to the cameras' niceness for the encoder and the evidence thread
 
 Backend = Literal["opencv-avc1", "ffmpeg-libx264", "opencv-mp4v"]
 _CODEC: dict[Backend, str] = {
@@ -185,11 +188,19 @@ def _write_ffmpeg(
 
 
 def below_cameras(pid: int) -> None:
-    """Lower process ``pid``'s CPU priority to ``ENCODER_NICENESS`` below this process's
-    (at most 19). Where that is not possible (another platform, a sandbox that forbids it)
-    the encoder simply runs at the normal priority."""
+    """Lower process ``pid``'s CPU priority to ``ENCODER_NICENESS`` below the cameras' (the
+    main thread's niceness; at most 19). Where that is not possible (another platform, a
+    sandbox that forbids it) the encoder simply runs at the normal priority."""
     try:
-        own = os.getpriority(os.PRIO_PROCESS, 0)
-        os.setpriority(os.PRIO_PROCESS, pid, min(19, own + ENCODER_NICENESS))
+        cameras = os.getpriority(os.PRIO_PROCESS, os.getpid())  # Linux: the main thread's
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, cameras + ENCODER_NICENESS))
     except (AttributeError, OSError) as exc:
-        logger.debug("encoder priority not lowered: %s", exc)
+        logger.debug("priority of %d not lowered: %s", pid, exc)
+
+
+def lower_this_thread() -> None:
+    """Run the calling thread ``ENCODER_NICENESS`` below the cameras. Linux only, where a
+    thread's niceness is its own (``setpriority`` on its thread id); elsewhere a no-op, since
+    lowering the process would slow the cameras too."""
+    if sys.platform.startswith("linux"):
+        below_cameras(threading.get_native_id())

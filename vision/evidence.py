@@ -43,7 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vision.annotate import draw
-from vision.clips import write_mp4
+from vision.clips import lower_this_thread, write_mp4
 from vision.config import CameraConfig, Movement
 from vision.rules.base import Violation
 from vision.signals import Light
@@ -417,6 +417,7 @@ class EvidenceWriter:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        lower_this_thread()  # decoding, annotating and encoding window frames yield to cameras
         while (job := self._q.get()) is not None:
             try:
                 files: list[EvidenceFile] | None = write_evidence(job, self.root, self.fps)

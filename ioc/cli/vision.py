@@ -144,7 +144,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     from vision.pipeline import Pipeline, PipelineOptions
     from vision.publish import MemoryPublisher
     from vision.report import build_report
-    from vision.source import CameraSource, Grabber
+    from vision.source import CameraSource, Grabber, capture_opener
 
     if not args.video.is_file():
         print(f"error: video not found: {args.video}", file=sys.stderr)
@@ -167,8 +167,11 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     detector = create_detector(DetectorSpec.from_settings(settings))
+    opener = capture_opener(settings.vision_decode_threads)
     feeds = {
-        camera.id: Grabber(CameraSource(camera.id, str(args.video)), size=4, drop_oldest=False)
+        camera.id: Grabber(
+            CameraSource(camera.id, str(args.video), opener=opener), size=4, drop_oldest=False
+        )
     }
     publisher = MemoryPublisher()
     opts = PipelineOptions(evidence_root=args.out / "evidence", device=detector.plan.device)
@@ -274,7 +277,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from vision.pipeline import Pipeline, PipelineOptions
     from vision.publish import KafkaPublisher, LogPublisher, Publisher
     from vision.sharding import ShardError, mine
-    from vision.source import CameraSource, Grabber
+    from vision.source import CameraSource, Grabber, capture_opener
 
     path = args.config or settings.cameras_dir
     try:
@@ -331,10 +334,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
     detector = create_detector(DetectorSpec.from_settings(settings), cameras=len(chosen))
     base = path if path.is_dir() else path.parent
+    opener = capture_opener(settings.vision_decode_threads)
     feeds = {
         c.id: Grabber(
             CameraSource(
-                c.id, resolve_source(c.source, settings.shared_dir, base), loop=not args.no_loop
+                c.id,
+                resolve_source(c.source, settings.shared_dir, base),
+                loop=not args.no_loop,
+                opener=opener,
             ),
             realtime=not args.fast,
             drop_oldest=not args.fast,

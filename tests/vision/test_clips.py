@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,24 @@ def test_encoder_runs_below_the_camera_priority() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_a_lowered_thread_leaves_the_cameras_at_their_priority() -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    seen: list[int] = []
+
+    def work() -> None:
+        clips.lower_this_thread()
+        seen.append(os.getpriority(os.PRIO_PROCESS, 0))  # 0: the calling thread on Linux
+        clips.lower_this_thread()  # again: relative to the cameras, not to itself
+        seen.append(os.getpriority(os.PRIO_PROCESS, 0))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen == [min(19, own + clips.ENCODER_NICENESS)] * 2
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own
 
 
 def test_lowering_a_finished_process_is_not_an_error() -> None:

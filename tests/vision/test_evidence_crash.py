@@ -1,10 +1,14 @@
 """Evidence under crashes: an event folder appears complete in one atomic rename or not at
 all, a writer killed half-way leaves nothing that is referenced, and writing the same event
-again (a restarted camera worker re-detecting it) modifies nothing."""
+again (a restarted camera worker re-detecting it) modifies nothing; the writer thread
+yields the cores to the cameras."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +16,18 @@ import numpy as np
 import pytest
 
 from vision.catalogue import ViolationCatalogue
-from vision.clips import write_mp4
+from vision.clips import ENCODER_NICENESS, write_mp4
 from vision.config import CameraConfig
 from vision.detector import CLASS_NAMES
-from vision.evidence import EvidenceJob, EvidenceRecorder, FrameRing, Overlay, write_evidence
+from vision.evidence import (
+    EvidenceFile,
+    EvidenceJob,
+    EvidenceRecorder,
+    EvidenceWriter,
+    FrameRing,
+    Overlay,
+    write_evidence,
+)
 from vision.rules.base import Violation
 from vision.tracks import Detections
 
@@ -130,3 +142,25 @@ def test_existing_evidence_refuses_a_tampered_folder(
     clip.write_bytes(clip.read_bytes()[:100])
     with pytest.raises(ValueError, match="differs"):
         write_evidence(_job(catalogue), tmp_path)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_writer_thread_runs_below_the_cameras(
+    tmp_path: Path, catalogue: ViolationCatalogue
+) -> None:
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    done = threading.Event()
+    seen: list[tuple[int, int]] = []
+
+    def finished(job: EvidenceJob, files: list[EvidenceFile] | None) -> None:
+        seen.append((os.getpriority(os.PRIO_PROCESS, 0), len(files or [])))
+        done.set()
+
+    writer = EvidenceWriter(tmp_path, finished)
+    writer.submit(_job(catalogue))
+    assert done.wait(120)
+    writer.close()
+    ((nice, written),) = seen
+    assert nice == min(19, own + ENCODER_NICENESS)
+    assert written > 0
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the camera thread keeps its priority

@@ -1,5 +1,6 @@
 """Camera sources: frame timestamps from the stream, looping files, reconnection with
-exponential back-off on a missing file and on an HTTP/MJPEG stream that drops."""
+exponential back-off on a missing file and on an HTTP/MJPEG stream that drops, decode
+threads from the settings."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ import numpy as np
 import pytest
 
 from ioc.settings import Settings
-from vision.source import Backoff, CameraSource, Grabber, RateMeter, redact, source_kind
+from vision.source import (
+    Backoff,
+    CameraSource,
+    Grabber,
+    RateMeter,
+    capture_opener,
+    open_capture,
+    redact,
+    source_kind,
+)
 
 VIDEO = Settings().shared_dir / "data" / "video"
 
@@ -52,6 +62,20 @@ def test_file_frames_carry_their_own_vfr_timestamps() -> None:
     src.close()
     gaps = {round(b - a, 3) for a, b in itertools.pairwise(ts)}
     assert ts[0] == 0.0 and gaps == {0.033, 0.067}  # variable frame rate, not frames / fps
+
+
+def test_captures_decode_on_the_configured_number_of_threads() -> None:
+    clip = str(VIDEO / "vn_cctv_junction_a.mp4")
+    for cap, threads in (
+        (open_capture(clip), 1),  # the default: one thread per camera
+        (capture_opener(Settings(vision_decode_threads=2).vision_decode_threads)(clip), 2),
+    ):
+        try:
+            ok, image = cap.read()
+            assert ok and image.shape == (720, 1006, 3)
+            assert cap.get(cv2.CAP_PROP_N_THREADS) == threads
+        finally:
+            cap.release()
 
 
 def test_missing_file_retries_with_growing_back_off(tmp_path: Path) -> None:
