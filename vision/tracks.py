@@ -126,6 +126,7 @@ class Track:
         self.track_id = track_id
         self.horizon_s = horizon_s
         self.points: deque[TrackPoint] = deque()
+        self._classes: Counter[str] = Counter()  # class votes of ``points``, kept by add()
 
     def add(self, p: TrackPoint) -> None:
         """Append ``p``; a point not later than the last one is ignored (replays, dupes)."""
@@ -135,8 +136,12 @@ class Track:
             logger.debug("track %s: ignoring out-of-order point at %s", self.track_id, p.t)
             return
         self.points.append(p)
+        self._classes[p.cls] += 1
         while self.points and self.points[0].t < p.t - self.horizon_s:
-            self.points.popleft()
+            gone = self.points.popleft().cls
+            self._classes[gone] -= 1
+            if not self._classes[gone]:
+                del self._classes[gone]
 
     @property
     def last(self) -> TrackPoint:
@@ -145,7 +150,7 @@ class Track:
     @property
     def cls(self) -> str:
         """Most frequent class over the history (a detector flips car/truck now and then)."""
-        counts = Counter(p.cls for p in self.points)
+        counts = self._classes  # kept by add(): rules read this for every track every tick
         top = max(counts.values())
         return next(p.cls for p in reversed(self.points) if counts[p.cls] == top)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -146,6 +147,22 @@ def test_track_class_is_the_majority_over_history() -> None:
     for t, cls in ((0, "car"), (1, "truck"), (2, "car")):
         tr.add(_point(t, 0, 0, cls=cls))
     assert tr.cls == "car"
+
+
+def test_track_class_votes_follow_the_horizon_and_ties_go_to_the_latest() -> None:
+    tr = Track(1, horizon_s=2.0)
+    for t, cls in ((0, "car"), (1, "car"), (1.5, "truck"), (2.0, "truck"), (2.5, "truck")):
+        tr.add(_point(t, 0, 0, cls=cls))
+    assert tr.cls == "truck"  # the two cars: one left the 2 s horizon, one vote against three
+    tr.add(_point(3.5, 0, 0, cls="car"))  # window 1.5..3.5: truck x3, car x1
+    tr.add(_point(3.6, 0, 0, cls="car"))
+    tr.add(_point(4.1, 0, 0, cls="car"))  # window 2.1..4.1: truck x1 (2.5), car x3
+    assert tr.cls == "car"
+    tr.add(_point(4.6, 0, 0, cls="truck"))  # window 2.6..4.6: car x3, truck x1
+    tr.add(_point(4.7, 0, 0, cls="truck"))
+    tr.add(_point(4.8, 0, 0, cls="truck"))  # car x3, truck x3: the latest class wins the tie
+    assert tr.cls == "truck"
+    assert tr._classes == Counter(p.cls for p in tr.points)  # no stale or zero votes kept
 
 
 def test_detections_validate_once_and_yield_tracked_points() -> None:
