@@ -265,7 +265,11 @@ def run_capacity(
     }
     calls0 = det.calls
     with tempfile.TemporaryDirectory() as tmp:
-        opts = PipelineOptions(evidence_root=Path(tmp), device=det.plan.device)
+        opts = PipelineOptions(
+            evidence_root=Path(tmp),
+            device=det.plan.device,
+            evidence_fps=settings.vision_evidence_fps,
+        )
         pipe = Pipeline.build(cams, load_violation_catalogue(), feeds, det, publisher, opts)
         stop = threading.Event()
         at_stop: list[float] = []
@@ -745,6 +749,7 @@ def main() -> int:
         "capacity_fps_per_camera": args.capacity_fps,
         "capacity_detector_threads": args.capacity_threads,
         "capacity_processes": max(1, args.capacity_processes),
+        "evidence_fps": settings.vision_evidence_fps,
         "capacity": capacity,
         "latency_runs": probes,
         "cameras_sustained": sustained,

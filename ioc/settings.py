@@ -200,6 +200,13 @@ class Settings(BaseSettings):
         le=64,
         description="FFmpeg decode threads per camera (0: FFmpeg's default, one per core).",
     )
+    vision_evidence_fps: float = Field(
+        default=10.0,
+        ge=1.0,
+        le=30.0,
+        description="Frames per second each camera keeps for evidence and writes to its clips "
+        "(each kept frame is JPEG-encoded in the camera's ring: fewer frames, less CPU).",
+    )
     evidence_dir: Path | None = Field(
         default=None, description="Violation evidence store. Unset: IOC_HOME/evidence."
     )

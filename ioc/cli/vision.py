@@ -174,7 +174,11 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         )
     }
     publisher = MemoryPublisher()
-    opts = PipelineOptions(evidence_root=args.out / "evidence", device=detector.plan.device)
+    opts = PipelineOptions(
+        evidence_root=args.out / "evidence",
+        device=detector.plan.device,
+        evidence_fps=settings.vision_evidence_fps,
+    )
     pipe = Pipeline.build([camera], load_violation_catalogue(), feeds, detector, publisher, opts)
     worker = pipe.workers[camera.id]
     done = threading.Event()
@@ -354,6 +358,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         topic_observations=settings.topic("observations.raw"),
         topic_flow=settings.topic("traffic.flow"),
         evidence_root=settings.evidence_dir or settings.home / "evidence",
+        evidence_fps=settings.vision_evidence_fps,
         frame_interval_s=settings.camera_frame_interval_s,
         device=detector.plan.device,
         count_sensors=_count_sensors(settings, [c.id for c in chosen]),

@@ -1,5 +1,6 @@
 """``ioc vision analyze`` on the real junction clip: report.json is consistent with the evidence
-on disk and its line crossings are the hand counts; bad input is a clear error."""
+on disk and its line crossings are the hand counts; bad input is a clear error; the evidence
+rate comes from the settings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import yaml
 
 from ioc.cli import main
 from ioc.settings import Settings
+from vision.pipeline import Pipeline, PipelineOptions
 
 pytestmark = pytest.mark.vision
 CLIP = Settings().shared_dir / "data" / "video" / "vn_cctv_junction_a.mp4"
@@ -47,3 +49,33 @@ def test_analyze_names_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     code = main(["vision", "analyze", str(broken), "--camera", "vn-junction-a", "--out", "o"])
     assert code == 1 and "vn-junction-a: cannot read video" in capsys.readouterr().err
+
+
+class _Built(Exception):
+    """Stops ``analyze`` once its pipeline options are known."""
+
+
+def test_analyze_keeps_evidence_at_the_configured_rate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IOC_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("IOC_VISION_DEVICE", "cpu")
+    monkeypatch.setenv("IOC_VISION_EVIDENCE_FPS", "5")
+    seen: list[PipelineOptions] = []
+
+    def build(cls: type[Pipeline], *args: object) -> Pipeline:
+        opts = args[-1]
+        assert isinstance(opts, PipelineOptions)
+        seen.append(opts)
+        raise _Built
+
+    monkeypatch.setattr(Pipeline, "build", classmethod(build))
+    with pytest.raises(_Built):
+        main(["vision", "analyze", str(CLIP), "--camera", "vn-junction-a", "--out", str(tmp_path)])
+    assert [o.evidence_fps for o in seen] == [5.0]
+
+
+def test_evidence_rate_is_validated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOC_VISION_EVIDENCE_FPS", "0.5")
+    with pytest.raises(ValueError, match="vision_evidence_fps"):
+        Settings()
