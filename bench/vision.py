@@ -124,14 +124,24 @@ def cpu_s() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
+def bench_options(settings: Settings, det: UltralyticsDetector, evidence: Path) -> PipelineOptions:
+    """Pipeline options of every run: evidence in a temporary folder, at the settings' rate."""
+    return PipelineOptions(
+        evidence_root=evidence, device=det.plan.device, evidence_fps=settings.vision_evidence_fps
+    )
+
+
 def run_pipeline(
     settings: Settings, det: UltralyticsDetector, camera: CameraConfig
 ) -> dict[str, Any]:
     src = resolve_source(camera.source, settings.shared_dir)
-    feeds = {camera.id: Grabber(CameraSource(camera.id, src), size=4, drop_oldest=False)}
+    opener = capture_opener(settings.vision_decode_threads)
+    feeds = {
+        camera.id: Grabber(CameraSource(camera.id, src, opener=opener), size=4, drop_oldest=False)
+    }
     calls0, infer0 = det.calls, det.inference_s
     with tempfile.TemporaryDirectory() as tmp:
-        opts = PipelineOptions(evidence_root=Path(tmp), device=det.plan.device)
+        opts = bench_options(settings, det, Path(tmp))
         pipe = Pipeline.build(
             [camera], load_violation_catalogue(), feeds, det, MemoryPublisher(), opts
         )
@@ -253,23 +263,16 @@ def run_capacity(
         )
         for i in range(n)
     ]
+    opener = capture_opener(settings.vision_decode_threads)
     feeds = {
         c.id: Grabber(
-            CameraSource(
-                c.id, src, loop=True, opener=capture_opener(settings.vision_decode_threads)
-            ),
-            realtime=True,
-            drop_oldest=True,
+            CameraSource(c.id, src, loop=True, opener=opener), realtime=True, drop_oldest=True
         )
         for c in cams
     }
     calls0 = det.calls
     with tempfile.TemporaryDirectory() as tmp:
-        opts = PipelineOptions(
-            evidence_root=Path(tmp),
-            device=det.plan.device,
-            evidence_fps=settings.vision_evidence_fps,
-        )
+        opts = bench_options(settings, det, Path(tmp))
         pipe = Pipeline.build(cams, load_violation_catalogue(), feeds, det, publisher, opts)
         stop = threading.Event()
         at_stop: list[float] = []
