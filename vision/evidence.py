@@ -43,6 +43,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vision.annotate import draw
+from vision.cadence import Spacing
 from vision.clips import lower_this_thread, write_mp4
 from vision.config import CameraConfig, Movement
 from vision.rules.base import Violation
@@ -80,15 +81,22 @@ class FrameRing:
     def __init__(self, horizon_s: float = 20.0, max_fps: float = 10.0, quality: int = 90) -> None:
         self.horizon_s, self.max_fps, self.quality = horizon_s, max_fps, quality
         self._frames: deque[RingFrame] = deque()
+        self._spacing = Spacing(1.0 / max_fps)
+
+    def due(self, t: float) -> bool:
+        """Whether a frame at ``t`` would be stored (not sooner than ``1/max_fps`` after the
+        last one)."""
+        return self._spacing.due(t)
 
     def add(self, t: float, wall: float, image: NDArray[np.uint8], overlay: Overlay) -> bool:
         """Store a frame unless it comes sooner than ``1/max_fps`` after the last one."""
-        if self._frames and t < self._frames[-1].t + 1.0 / self.max_fps - 1e-6:
+        if not self.due(t):
             return False
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             raise ValueError("JPEG encoding failed")
         self._frames.append(RingFrame(t, wall, buf.tobytes(), overlay))
+        self._spacing.take(t)
         while self._frames[0].t < t - self.horizon_s:
             self._frames.popleft()
         return True

@@ -59,13 +59,15 @@ def redact(url: str) -> str:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Frame:
-    """One decoded BGR frame: stream time ``t`` (s), wall clock ``wall`` (epoch s), ``seq``."""
+    """One decoded BGR frame: stream time ``t`` (s), wall clock ``wall`` (epoch s), ``seq``;
+    ``skipped``: frames decoded just before it that nobody wanted (never converted to BGR)."""
 
     camera_id: str
     image: NDArray[np.uint8]
     t: float
     wall: float
     seq: int
+    skipped: int = 0
 
 
 class Backoff:
@@ -158,6 +160,7 @@ class CameraSource:
         self._retry_at = 0.0
         self._offset = 0.0  # added to file times after each loop
         self._last_t = -1.0
+        self._last_wall = 0.0
         self._seq = 0
         self.ended = False
         self.connected = False
@@ -169,12 +172,17 @@ class CameraSource:
 
     def read(self) -> Frame | None:
         """Next frame, or ``None`` (down, waiting to retry, or a file that ended)."""
+        return None if self.grab() is None else self.retrieve()
+
+    def grab(self) -> float | None:
+        """Decode the next frame without converting it; its stream time, or ``None`` as
+        :meth:`read`. :meth:`retrieve` then converts it, or the next ``grab`` passes it over
+        (the YUV-to-BGR conversion is a fifth of a frame's decoding cost)."""
         if self.ended:
             return None
         if self._cap is None and not self._connect():
             return None
-        ok, image = self._cap.read()
-        if not ok or image is None:
+        if not self._cap.grab():
             self._lost()
             return None
         now = self._wall()
@@ -184,12 +192,23 @@ class CameraSource:
             t = now
         if t <= self._last_t:  # repeated/zero pts: keep time strictly increasing
             t = self._last_t + 1e-3
-        self._last_t = t
+        self._last_t, self._last_wall = t, now
         self._seq += 1
         self.last_frame_wall = now
         self.decoded.tick(self._clock())
         self.backoff.reset()
-        return Frame(self.camera_id, image, t, now, self._seq)
+        return t
+
+    def retrieve(self, skipped: int = 0) -> Frame | None:
+        """The frame the last :meth:`grab` decoded, in BGR (``skipped``: frames grabbed
+        and passed over before it), or ``None`` when it cannot be converted."""
+        if self._cap is None:
+            return None
+        ok, image = self._cap.retrieve()
+        if not ok or image is None:
+            self._lost()
+            return None
+        return Frame(self.camera_id, image, self._last_t, self._last_wall, self._seq, skipped)
 
     def retry_in(self) -> float:
         """Seconds until the next reconnection attempt (0 when connected)."""
@@ -244,7 +263,15 @@ class Grabber:
     ``drop_oldest`` (default for live cameras): a full queue loses its oldest frame, counted
     in ``dropped``; otherwise the thread waits for room. ``realtime`` paces a file at its own
     timestamps (a file otherwise decodes as fast as the CPU allows).
+
+    ``want`` (set before :meth:`start`; the camera pipeline sets it): called on this thread
+    with each decoded frame's stream time; a frame it refuses is passed over without its BGR
+    conversion and counted in the next frame's ``skipped`` (at most ``MAX_SKIP`` in a row,
+    so a refusing ``want`` cannot starve the queue); ``unreported`` holds those after the
+    last frame once the thread has ended.
     """
+
+    MAX_SKIP = 64
 
     def __init__(
         self,
@@ -262,6 +289,8 @@ class Grabber:
             target=self._run, name=f"grab-{source.camera_id}", daemon=True
         )
         self.dropped = 0
+        self.want: Callable[[float], bool] | None = None
+        self.unreported = 0  # frames passed over since the last one queued
 
     def start(self) -> None:
         self._thread.start()
@@ -286,10 +315,17 @@ class Grabber:
         start_wall: float | None = None
         start_t = 0.0
         while not self._stop.is_set() and not self.source.ended:
-            frame = self.source.read()
+            t = self.source.grab()
+            frame = None
+            if t is not None:
+                if self.want is not None and self.unreported < self.MAX_SKIP and not self.want(t):
+                    self.unreported += 1
+                    continue
+                frame = self.source.retrieve(self.unreported)
             if frame is None:
                 self._stop.wait(min(1.0, max(0.01, self.source.retry_in())))
                 continue
+            self.unreported = 0
             if self.realtime:
                 if start_wall is None:
                     start_wall, start_t = time.monotonic(), frame.t

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,7 +19,7 @@ from vision.detector import empty_detections, prepare_ultralytics_env
 from vision.device import DevicePlan, plan_device
 from vision.pipeline import CameraStats, Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher
-from vision.source import CameraSource, Grabber
+from vision.source import CameraSource, Grabber, open_capture
 from vision.tracks import Detections
 
 SETTINGS = Settings()
@@ -95,3 +96,60 @@ def test_still_frames_skip_the_detector(tmp_path: Path, catalogue: ViolationCata
     _, stats, _ = _run(tmp_path, catalogue, ["parking-lot-aisle"], True)
     parking = stats["parking-lot-aisle"]  # the empty aisle of the first second
     assert parking.ticks >= 5 and parking.detections <= 2
+
+
+class _CountingCapture:
+    """A real capture that counts its BGR conversions (``retrieve``)."""
+
+    def __init__(self, cap: Any) -> None:
+        self.cap, self.converted = cap, 0
+
+    def isOpened(self) -> bool:
+        return bool(self.cap.isOpened())
+
+    def grab(self) -> bool:
+        return bool(self.cap.grab())
+
+    def retrieve(self) -> tuple[bool, Any]:
+        self.converted += 1
+        return self.cap.retrieve()  # type: ignore[no-any-return]
+
+    def get(self, prop: int) -> float:
+        return float(self.cap.get(prop))
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+def test_frames_nobody_uses_are_not_converted(
+    tmp_path: Path, catalogue: ViolationCatalogue
+) -> None:
+    """Junction A (142 frames, ~20/s) at 5 ticks/s and a 10-frames/s ring: passing over the
+    frames neither wants changes nothing the pipeline does, and converts about half as many."""
+    prepare_ultralytics_env(tmp_path / "yolo")
+    cam = load_cameras(SETTINGS.cameras_dir)["vn-junction-a"]
+    url = resolve_source(cam.source, SETTINGS.shared_dir)
+    seen = {}
+    for skip in (False, True):
+        caps: list[_CountingCapture] = []
+
+        def opener(u: str, caps: list[_CountingCapture] = caps) -> _CountingCapture:
+            caps.append(_CountingCapture(open_capture(u)))
+            return caps[-1]
+
+        feeds = {cam.id: Grabber(CameraSource(cam.id, url, opener=opener), drop_oldest=False)}
+        det = FakeGpuDetector(1, delay_s=0.0)
+        opts = PipelineOptions(
+            evidence_root=tmp_path / str(skip), device="cpu", gate=False, skip_unused=skip
+        )
+        pipe = Pipeline.build([cam], catalogue, feeds, det, MemoryPublisher(), opts)
+        stats = pipe.run(max_wall_s=60)[cam.id]
+        ring = [f.t for f in pipe.workers[cam.id].ring.window(-1, 1e9)]
+        seen[skip] = (stats.frames, stats.ticks, det.batches, ring)
+        converted = sum(c.converted for c in caps)
+        if skip:
+            assert converted <= 0.6 * stats.frames
+        else:
+            assert converted == stats.frames == 142
+    assert seen[True] == seen[False]
+    assert seen[True][1] >= 30 and len(seen[True][3]) >= 60

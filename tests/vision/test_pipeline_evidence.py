@@ -93,6 +93,17 @@ def test_ring_keeps_its_horizon_at_most_max_fps() -> None:
     assert min(b.t - a.t for a, b in itertools.pairwise(kept)) >= 0.1 - 1e-6
 
 
+def test_ring_says_which_frames_it_would_store() -> None:
+    ring = FrameRing(horizon_s=2.0, max_fps=10.0)
+    assert ring.due(0.0)  # empty: any frame
+    image = np.zeros((8, 8, 3), np.uint8)
+    for t in [0.0, 0.04, 0.08, 0.1, 0.13, 0.2, 0.31]:
+        due = ring.due(t)
+        assert ring.add(t, WALL0 + t, image, Overlay()) is due
+    assert [f.t for f in ring.window(-1, 99)] == [0.0, 0.1, 0.2, 0.31]
+    assert not ring.due(0.4) and ring.due(0.41)
+
+
 def test_recorder_waits_for_the_post_window(catalogue: ViolationCatalogue) -> None:
     ring = FrameRing(horizon_s=20.0, max_fps=10.0)
     rec = EvidenceRecorder(CAM, ring)

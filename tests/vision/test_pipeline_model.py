@@ -115,8 +115,11 @@ class _RedLamp:
     def isOpened(self) -> bool:
         return bool(self.cap.isOpened())
 
-    def read(self) -> tuple[bool, Any]:
-        ok, frame = self.cap.read()
+    def grab(self) -> bool:
+        return bool(self.cap.grab())
+
+    def retrieve(self) -> tuple[bool, Any]:
+        ok, frame = self.cap.retrieve()
         if ok:
             cv2.circle(frame, (615, 24), 11, (0, 0, 255), -1)
         return ok, frame

@@ -97,7 +97,7 @@ def test_missing_file_retries_with_growing_back_off(tmp_path: Path) -> None:
 def _tiny_clip(path: Path, n: int = 5) -> Path:
     w = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (64, 48))
     for i in range(n):
-        w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+        w.write(np.full((48, 64, 3), (40 * i) % 256, np.uint8))
     w.release()
     return path
 
@@ -185,3 +185,56 @@ def test_grabber_live_queue_drops_oldest(mjpeg_server: socketserver.ThreadingTCP
         time.sleep(0.02)
     grabber.stop()
     assert grabber.get() is not None
+
+
+def test_grabber_passes_over_frames_want_refuses(tmp_path: Path) -> None:
+    clip = _tiny_clip(tmp_path / "w.mp4", n=10)
+    grabber = Grabber(CameraSource("w", str(clip)), drop_oldest=False)
+    asked: list[float] = []
+
+    def want(t: float) -> bool:  # every third frame, and none after 0.75 s
+        asked.append(t)
+        return len(asked) % 3 == 1 and t < 0.75
+
+    grabber.want = want
+    grabber.start()
+    frames = []
+    while not grabber.finished:
+        frame = grabber.get(timeout=0.2)
+        if frame is not None:
+            frames.append(frame)
+    assert len(asked) == 10  # every decoded frame was asked about
+    assert [f.seq for f in frames] == [1, 4, 7]
+    assert [f.t for f in frames] == [asked[0], asked[3], asked[6]]
+    assert [f.skipped for f in frames] == [0, 2, 2]
+    assert grabber.unreported == 3  # frames 8-10, passed over after the last one queued
+    assert sum(1 + f.skipped for f in frames) + grabber.unreported == 10
+    assert all(f.image.shape == (48, 64, 3) for f in frames)
+
+
+def test_grabber_refusing_everything_still_delivers(tmp_path: Path) -> None:
+    clip = _tiny_clip(tmp_path / "r.mp4", n=10)
+    grabber = Grabber(CameraSource("r", str(clip)), drop_oldest=False)
+    grabber.MAX_SKIP = 3
+    grabber.want = lambda t: False
+    grabber.start()
+    frames = []
+    while not grabber.finished:
+        frame = grabber.get(timeout=0.2)
+        if frame is not None:
+            frames.append(frame)
+    assert [f.seq for f in frames] == [4, 8]  # one frame after MAX_SKIP refusals
+    assert [f.skipped for f in frames] == [3, 3] and grabber.unreported == 2
+
+
+def test_source_grab_then_retrieve_matches_read(tmp_path: Path) -> None:
+    clip = str(_tiny_clip(tmp_path / "g.mp4", n=4))
+    read = CameraSource("a", clip).read()
+    src = CameraSource("b", clip)
+    t = src.grab()
+    frame = src.retrieve(skipped=5)
+    assert read is not None and frame is not None and t == frame.t == read.t
+    assert np.array_equal(frame.image, read.image) and (frame.seq, frame.skipped) == (1, 5)
+    assert src.grab() is not None and src.grab() is not None  # frame 2 passed over
+    third = src.retrieve()
+    assert third is not None and third.seq == 3 and int(third.image.mean()) in range(75, 86)
