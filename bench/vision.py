@@ -124,10 +124,17 @@ def cpu_s() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def bench_options(settings: Settings, det: UltralyticsDetector, evidence: Path) -> PipelineOptions:
-    """Pipeline options of every run: evidence in a temporary folder, at the settings' rate."""
+def bench_options(
+    settings: Settings, det: UltralyticsDetector, evidence: Path, skip_unused: bool = True
+) -> PipelineOptions:
+    """Pipeline options of every run: evidence in a temporary folder, at the settings' rate;
+    ``skip_unused=False`` converts every decoded frame (``--no-skip-unused``, the A/B of
+    :mod:`vision.cadence`'s frame filter)."""
     return PipelineOptions(
-        evidence_root=evidence, device=det.plan.device, evidence_fps=settings.vision_evidence_fps
+        evidence_root=evidence,
+        device=det.plan.device,
+        evidence_fps=settings.vision_evidence_fps,
+        skip_unused=skip_unused,
     )
 
 
@@ -253,6 +260,7 @@ def run_capacity(
     seconds: float,
     publisher: TimedPublisher,
     probe: CameraConfig | None = None,
+    skip_unused: bool = True,
 ) -> dict[str, Any]:
     """``n`` real-time looping copies of ``camera`` for ``seconds``; with ``probe`` (same
     clip, see :func:`wrong_way_probe`) the first copy is the probe."""
@@ -272,7 +280,7 @@ def run_capacity(
     }
     calls0 = det.calls
     with tempfile.TemporaryDirectory() as tmp:
-        opts = bench_options(settings, det, Path(tmp))
+        opts = bench_options(settings, det, Path(tmp), skip_unused)
         pipe = Pipeline.build(cams, load_violation_catalogue(), feeds, det, publisher, opts)
         stop = threading.Event()
         at_stop: list[float] = []
@@ -386,6 +394,7 @@ def capacity_child(
     warm: Callable[[UltralyticsDetector, CameraConfig, Settings], None],
     extra: Callable[[], dict[str, Any]] = dict,
     probe: dict[str, Any] | None = None,
+    skip_unused: bool = True,
 ) -> None:
     """The body of one process of :func:`capacity_over_processes`: load the detector, warm
     it up (``warm``), wait for the others, run :func:`run_capacity` (its first camera
@@ -400,7 +409,9 @@ def capacity_child(
         warm(det, cam, settings)
         publisher = TimedPublisher()
         barrier.wait(timeout=300)
-        row = run_capacity(settings, det, cam, cameras, fps, seconds, publisher, probe_cam)
+        row = run_capacity(
+            settings, det, cam, cameras, fps, seconds, publisher, probe_cam, skip_unused
+        )
         row |= {
             "latencies": publisher.latencies,
             "plan": det.plan.reason,
@@ -433,6 +444,7 @@ def _capacity_proc(
     fps: float,
     seconds: float,
     home: str,
+    skip_unused: bool,
     barrier: Any,
     results: Any,
 ) -> None:
@@ -457,6 +469,7 @@ def _capacity_proc(
         results,
         _warm_on_first_frame,
         probe=probe,
+        skip_unused=skip_unused,
     )
 
 
@@ -572,6 +585,7 @@ def capacity_runner(
                     args.capacity_fps,
                     args.capacity_seconds,
                     home,
+                    args.skip_unused,
                 ),
                 args.capacity_seconds,
             )
@@ -593,7 +607,9 @@ def capacity_runner(
     def here(n: int, probe: CameraConfig | None) -> dict[str, Any]:
         publisher = TimedPublisher()
         fps, seconds = args.capacity_fps, args.capacity_seconds
-        row = run_capacity(settings, cap_det, camera, n, fps, seconds, publisher, probe)
+        row = run_capacity(
+            settings, cap_det, camera, n, fps, seconds, publisher, probe, args.skip_unused
+        )
         return row | {"latencies": publisher.latencies}
 
     return here
@@ -701,6 +717,14 @@ def main() -> int:
         "is a wrong-way probe (its lanes' directions reversed, so violations happen)",
     )
     parser.add_argument(
+        "--skip-unused",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="capacity runs: grabbers pass over the frames neither a detector tick nor the "
+        "evidence ring takes, before their BGR conversion, as deployed (--no-skip-unused: "
+        "convert every decoded frame, the A/B baseline)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=3,
@@ -753,6 +777,7 @@ def main() -> int:
         "capacity_detector_threads": args.capacity_threads,
         "capacity_processes": max(1, args.capacity_processes),
         "evidence_fps": settings.vision_evidence_fps,
+        "capacity_skip_unused": args.skip_unused,
         "capacity": capacity,
         "latency_runs": probes,
         "cameras_sustained": sustained,
