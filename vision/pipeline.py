@@ -183,15 +183,18 @@ class CameraWorker:
         self._configure(self.drawn if same else self.drawn.scaled(w, h))
         self.counter = counter
 
-    def offer(self, frame: Frame) -> bool | None:
+    def offer(self, frame: Frame, newer_waiting: bool = False) -> bool | None:
         """Take a decoded frame. ``None``: not a tick (stored for evidence only); ``True``:
-        a tick that needs the detector; ``False``: a still tick (the tracker carries)."""
+        a tick that needs the detector; ``False``: a still tick (the tracker carries).
+        ``newer_waiting``: a live camera has a newer frame queued behind this one, so this
+        one is not a tick even when one is due: the next frame is (the freshest frame is
+        detected, not the stale one)."""
         st = self.stats
         self._fit(frame)
         st.frames += 1 + frame.skipped
         st.first_t = frame.t if st.first_t is None else st.first_t
         st.last_t = frame.t
-        if not self.clock.take(frame.t):
+        if newer_waiting or not self.clock.take(frame.t):
             self.ring.add(frame.t, frame.wall, frame.image, Overlay(self.tracked, self.lights))
             return None
         if self.reader is not None:
@@ -340,13 +343,13 @@ class Pipeline:
     def _next_tick(
         self, cid: str, live: set[str], until_s: float | None, max_frames: int = 64
     ) -> tuple[CameraWorker, Frame, bool] | None:
-        w = self.workers[cid]
+        w, feed = self.workers[cid], self.feeds[cid]
         for _ in range(max_frames):
-            frame = self.feeds[cid].get()
+            frame = feed.get()
             if frame is None:
-                if self.feeds[cid].finished:
+                if feed.finished:
                     live.discard(cid)
-                    w.stats.frames += self.feeds[cid].unreported  # passed over after the last
+                    w.stats.frames += feed.unreported  # passed over after the last
                 return None
             if (
                 until_s is not None
@@ -355,7 +358,7 @@ class Pipeline:
             ):
                 live.discard(cid)
                 return None
-            decision = w.offer(frame)
+            decision = w.offer(frame, feed.drop_oldest and feed.queued > 0)
             self._latest[cid] = frame
             if decision is not None:
                 return w, frame, decision

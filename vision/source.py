@@ -199,6 +199,13 @@ class CameraSource:
         self.backoff.reset()
         return t
 
+    def arrived(self) -> None:
+        """The frame the last :meth:`grab` decoded arrives now: its wall time is now. A file
+        paced at its own timestamps (:class:`Grabber` ``realtime``) is decoded a little ahead
+        and then held until its time comes; stamped at decoding, it would look older than a
+        live camera's frame and every latency measured from it would grow by that much."""
+        self._last_wall = self.last_frame_wall = self._wall()
+
     def retrieve(self, skipped: int = 0) -> Frame | None:
         """The frame the last :meth:`grab` decoded, in BGR (``skipped``: frames grabbed
         and passed over before it), or ``None`` when it cannot be converted."""
@@ -262,7 +269,9 @@ class Grabber:
 
     ``drop_oldest`` (default for live cameras): a full queue loses its oldest frame, counted
     in ``dropped``; otherwise the thread waits for room. ``realtime`` paces a file at its own
-    timestamps (a file otherwise decodes as fast as the CPU allows).
+    timestamps: each frame, used or not, is held until its time comes and its wall time is
+    stamped then, as a live camera's would be (a file otherwise decodes as fast as the CPU
+    allows).
 
     ``want`` (set before :meth:`start`; the camera pipeline sets it): called on this thread
     with each decoded frame's stream time; a frame it refuses is passed over without its BGR
@@ -301,6 +310,11 @@ class Grabber:
         self.source.close()
 
     @property
+    def queued(self) -> int:
+        """Frames waiting in the queue."""
+        return self._q.qsize()
+
+    @property
     def finished(self) -> bool:
         """The source ended (file without loop) and every frame has been taken."""
         return not self._thread.is_alive() and self._q.empty()
@@ -318,6 +332,11 @@ class Grabber:
             t = self.source.grab()
             frame = None
             if t is not None:
+                if self.realtime:  # every frame when its time comes, as a live camera sends it
+                    if start_wall is None:
+                        start_wall, start_t = time.monotonic(), t
+                    self._stop.wait(max(0.0, start_wall + t - start_t - time.monotonic()))
+                    self.source.arrived()
                 if self.want is not None and self.unreported < self.MAX_SKIP and not self.want(t):
                     self.unreported += 1
                     continue
@@ -326,10 +345,6 @@ class Grabber:
                 self._stop.wait(min(1.0, max(0.01, self.source.retry_in())))
                 continue
             self.unreported = 0
-            if self.realtime:
-                if start_wall is None:
-                    start_wall, start_t = time.monotonic(), frame.t
-                self._stop.wait(max(0.0, start_wall + frame.t - start_t - time.monotonic()))
             self._put(frame)
 
     def _put(self, frame: Frame) -> None:

@@ -19,7 +19,7 @@ from vision.detector import empty_detections, prepare_ultralytics_env
 from vision.device import DevicePlan, plan_device
 from vision.pipeline import CameraStats, Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher
-from vision.source import CameraSource, Grabber, open_capture
+from vision.source import CameraSource, Frame, Grabber, open_capture
 from vision.tracks import Detections
 
 SETTINGS = Settings()
@@ -153,3 +153,33 @@ def test_frames_nobody_uses_are_not_converted(
             assert converted == stats.frames == 142
     assert seen[True] == seen[False]
     assert seen[True][1] >= 30 and len(seen[True][3]) >= 60
+
+
+def _ticks_on_queued_frames(tmp_path: Path, catalogue: ViolationCatalogue, live: bool) -> Any:
+    """Junction A at 5 ticks/s, its grabber not started: frames are queued by hand, first
+    one at 0.0 s, then two (0.25 and 0.35 s, both past the tick due at 0.2 s) at once, as
+    when the loop was busy while they arrived; returns the stream times the detector got."""
+    prepare_ultralytics_env(tmp_path / "yolo")
+    cam = load_cameras(SETTINGS.cameras_dir)["vn-junction-a"].model_copy(update={"detect_fps": 5})
+    src = CameraSource(cam.id, resolve_source(cam.source, SETTINGS.shared_dir))
+    first = src.read()
+    assert first is not None
+    feed = Grabber(src, size=4, drop_oldest=live)
+    det = FakeGpuDetector(1, delay_s=0.0)
+    opts = PipelineOptions(evidence_root=tmp_path, device=det.plan.device, gate=False)
+    pipe = Pipeline.build([cam], catalogue, {cam.id: feed}, det, MemoryPublisher(), opts)
+    for batch in ([0.0], [0.25, 0.35]):
+        for t in batch:
+            feed._put(Frame(cam.id, first.image, t, time.time(), 1))
+        pipe.step({cam.id})
+    pipe.step({cam.id})
+    return det.batches
+
+
+def test_a_live_camera_detects_its_newest_queued_frame(
+    tmp_path: Path, catalogue: ViolationCatalogue
+) -> None:
+    # live: the stale 0.25 s frame goes to the evidence ring only, the tick takes 0.35 s
+    assert _ticks_on_queued_frames(tmp_path / "live", catalogue, live=True) == [[0.0], [0.35]]
+    # a file analysed offline keeps every tick where the clock puts it (0.35 s is too soon)
+    assert _ticks_on_queued_frames(tmp_path / "file", catalogue, live=False) == [[0.0], [0.25]]

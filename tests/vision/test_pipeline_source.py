@@ -212,6 +212,31 @@ def test_grabber_passes_over_frames_want_refuses(tmp_path: Path) -> None:
     assert all(f.image.shape == (48, 64, 3) for f in frames)
 
 
+def test_realtime_grabber_stamps_frames_when_their_time_comes(tmp_path: Path) -> None:
+    """A paced file is a live camera: each frame's wall time is when its time came, also
+    when the frames before it were passed over (decoded at once, they must not make the
+    next frame look older than it is)."""
+    clip = _tiny_clip(tmp_path / "p.mp4", n=10)  # 10 frames/s
+    grabber = Grabber(CameraSource("p", str(clip)), drop_oldest=False, realtime=True)
+    asked: list[float] = []
+
+    def want(t: float) -> bool:  # every third frame
+        asked.append(t)
+        return len(asked) % 3 == 1
+
+    grabber.want = want
+    grabber.start()
+    frames = []
+    while not grabber.finished:
+        frame = grabber.get(timeout=0.2)
+        if frame is not None:
+            frames.append(frame)
+    assert [f.seq for f in frames] == [1, 4, 7, 10]
+    first = frames[0]
+    for f in frames[1:]:  # never earlier than its stream time says (the clock may run late)
+        assert f.wall - first.wall >= (f.t - first.t) - 0.02, (f.seq, f.wall - first.wall)
+
+
 def test_grabber_refusing_everything_still_delivers(tmp_path: Path) -> None:
     clip = _tiny_clip(tmp_path / "r.mp4", n=10)
     grabber = Grabber(CameraSource("r", str(clip)), drop_oldest=False)
