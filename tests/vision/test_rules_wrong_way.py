@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from vision.catalogue import ViolationCatalogue
 from vision.config import Lane, RuleTuning
 from vision.rules import Violation, WrongWayRule
+from vision.tracks import TrackBook, TrackPoint
 
 Replay = Callable[..., list[Violation]]
 
@@ -89,3 +90,27 @@ def test_boxes_cut_off_by_the_frame_edge_are_not_evidence(
     assert replay(framed, {1: ("car", entering)}, fps=None) == []
     inside = [(0.0, 400, 560), (0.75, 400, 600), (1.5, 400, 640)]
     assert len(replay(framed, {2: ("car", inside)}, fps=None)) == 1
+
+
+def _boxes(
+    rule: WrongWayRule, boxes: Sequence[tuple[float, float, float, float]]
+) -> list[Violation]:
+    """One motorbike, one box every 0.2 s (5 detections/s)."""
+    book, out = TrackBook(horizon_s=60.0, max_gap_s=1.0), []
+    for i, box in enumerate(boxes):
+        t = 0.2 * i
+        out += rule.evaluate(book.update([TrackPoint(t, 9, "motorbike", box, 0.9)], t), t)
+    return out
+
+
+def test_a_box_that_only_grows_is_not_wrong_way(rule: WrongWayRule) -> None:
+    # Seen on junction A: a waiting motorbike whose box lost its lower part for one frame and
+    # then grew back (517 -> 539 -> 565 px) while its top stayed at 373: the anchor, its
+    # bottom centre, went 48 px against the lane; the vehicle did not move.
+    bottoms = [556, 565, 517, 539, *[565] * 7]
+    assert _boxes(rule, [(305, 373, 388, y2) for y2 in bottoms]) == []
+    # the same bottom edges with the whole box moving: a vehicle driving against the lane
+    moving = [(305, y2 - 183, 388, y2) for y2 in bottoms[2:4]] + [
+        (305, 382 + 10 * i, 388, 565 + 10 * i) for i in range(7)
+    ]
+    assert [v.where for v in _boxes(rule, moving)] == ["up"]

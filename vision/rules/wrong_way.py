@@ -11,7 +11,11 @@ at a low detection rate produces exactly that), and none of its boxes may be cut
 left, right or bottom frame edge (``edge_margin_px``): a vehicle entering the view from the
 bottom has its box's bottom on the edge, so its anchor jumps as more of it appears. Both
 were seen on the junction-B sample at 2 detections/s (a false wrong-way on a rider entering
-the frame).
+the frame). The box as a whole must move, too: its centre must also travel
+``wrong_way_min_px`` against the lane. A waiting vehicle whose box loses its lower part for a
+frame and grows back moves its anchor (the bottom centre) but not its top; seen on the
+junction-A sample at 5 detections/s (a waiting motorbike, anchor 48 px "backwards", centre
+24 px).
 
 Example::
 
@@ -35,6 +39,10 @@ from vision.tracks import Track
 logger = logging.getLogger(__name__)
 
 _BACKWARD_SHARE = 0.75  # share of moving steps that must go against the lane
+
+
+def _centre(bbox: tuple[float, float, float, float]) -> tuple[float, float]:
+    return ((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
 
 
 class WrongWayRule(RuleBase):
@@ -81,6 +89,9 @@ class WrongWayRule(RuleBase):
                 cos = (disp[0] * back[0] + disp[1] * back[1]) / dist
                 if cos < math.cos(math.radians(self.tuning.wrong_way_max_angle_deg)):
                     break
+                shift = sub(_centre(pts[-1].bbox), _centre(pts[0].bbox))
+                if shift[0] * back[0] + shift[1] * back[1] < self.tuning.wrong_way_min_px:
+                    break  # the anchor moved, the box did not: it grew or shrank
                 steps = [sub(b, a) for a, b in itertools.pairwise(anchors)]
                 moving = [s for s in steps if norm(s) > 0.5]
                 backward = [s for s in moving if s[0] * back[0] + s[1] * back[1] > 0]
