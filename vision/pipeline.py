@@ -11,7 +11,9 @@ threads with small queues and Kafka through a non-blocking publisher, so neither
 camera nor a slow broker holds the loop. Each grabber runs its camera's cadence
 (:func:`vision.cadence.frame_filter`: the tick and ring rules, on stream times alone) and
 passes over the frames neither takes before their BGR conversion (``skip_unused``), which
-spares a fifth of decoding each frame it passes over.
+spares a fifth of decoding each frame it passes over. A live camera (``drop_oldest``) whose
+queue already holds a newer frame when a tick is due ticks on the newer one (the stale frame
+only goes to the ring): detections stay fresh when the loop falls behind.
 
 Example::
 
