@@ -37,6 +37,10 @@ def sub(a: Point, b: Point) -> Point:
     return (a[0] - b[0], a[1] - b[1])
 
 
+def dot(a: Point, b: Point) -> float:
+    return a[0] * b[0] + a[1] * b[1]
+
+
 def norm(v: Point) -> float:
     return math.hypot(v[0], v[1])
 

@@ -61,6 +61,11 @@ class TrackPoint:
         """Bottom centre of the box (the ground contact point nearest the camera)."""
         return ((self.bbox[0] + self.bbox[2]) / 2.0, self.bbox[3])
 
+    @property
+    def centre(self) -> Point:
+        """Centre of the box."""
+        return ((self.bbox[0] + self.bbox[2]) / 2.0, (self.bbox[1] + self.bbox[3]) / 2.0)
+
 
 @dataclass(frozen=True, eq=False)
 class Detections:

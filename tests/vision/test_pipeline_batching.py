@@ -155,7 +155,9 @@ def test_frames_nobody_uses_are_not_converted(
     assert seen[True][1] >= 30 and len(seen[True][3]) >= 60
 
 
-def _ticks_on_queued_frames(tmp_path: Path, catalogue: ViolationCatalogue, live: bool) -> Any:
+def _ticks_on_queued_frames(
+    tmp_path: Path, catalogue: ViolationCatalogue, live: bool
+) -> list[list[float]]:
     """Junction A at 5 ticks/s, its grabber not started: frames are queued by hand, first
     one at 0.0 s, then two (0.25 and 0.35 s, both past the tick due at 0.2 s) at once, as
     when the loop was busy while they arrived; returns the stream times the detector got."""

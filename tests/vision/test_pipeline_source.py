@@ -20,6 +20,7 @@ from ioc.settings import Settings
 from vision.source import (
     Backoff,
     CameraSource,
+    Frame,
     Grabber,
     RateMeter,
     capture_opener,
@@ -187,6 +188,17 @@ def test_grabber_live_queue_drops_oldest(mjpeg_server: socketserver.ThreadingTCP
     assert grabber.get() is not None
 
 
+def _drain(grabber: Grabber) -> list[Frame]:
+    """Start ``grabber`` and take its frames until its file has ended."""
+    grabber.start()
+    frames = []
+    while not grabber.finished:
+        frame = grabber.get(timeout=0.2)
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
 def test_grabber_passes_over_frames_want_refuses(tmp_path: Path) -> None:
     clip = _tiny_clip(tmp_path / "w.mp4", n=10)
     grabber = Grabber(CameraSource("w", str(clip)), drop_oldest=False)
@@ -197,12 +209,7 @@ def test_grabber_passes_over_frames_want_refuses(tmp_path: Path) -> None:
         return len(asked) % 3 == 1 and t < 0.75
 
     grabber.want = want
-    grabber.start()
-    frames = []
-    while not grabber.finished:
-        frame = grabber.get(timeout=0.2)
-        if frame is not None:
-            frames.append(frame)
+    frames = _drain(grabber)
     assert len(asked) == 10  # every decoded frame was asked about
     assert [f.seq for f in frames] == [1, 4, 7]
     assert [f.t for f in frames] == [asked[0], asked[3], asked[6]]
@@ -225,12 +232,7 @@ def test_realtime_grabber_stamps_frames_when_their_time_comes(tmp_path: Path) ->
         return len(asked) % 3 == 1
 
     grabber.want = want
-    grabber.start()
-    frames = []
-    while not grabber.finished:
-        frame = grabber.get(timeout=0.2)
-        if frame is not None:
-            frames.append(frame)
+    frames = _drain(grabber)
     assert [f.seq for f in frames] == [1, 4, 7, 10]
     first = frames[0]
     for f in frames[1:]:  # never earlier than its stream time says (the clock may run late)
@@ -242,12 +244,7 @@ def test_grabber_refusing_everything_still_delivers(tmp_path: Path) -> None:
     grabber = Grabber(CameraSource("r", str(clip)), drop_oldest=False)
     grabber.MAX_SKIP = 3
     grabber.want = lambda t: False
-    grabber.start()
-    frames = []
-    while not grabber.finished:
-        frame = grabber.get(timeout=0.2)
-        if frame is not None:
-            frames.append(frame)
+    frames = _drain(grabber)
     assert [f.seq for f in frames] == [4, 8]  # one frame after MAX_SKIP refusals
     assert [f.skipped for f in frames] == [3, 3] and grabber.unreported == 2
 

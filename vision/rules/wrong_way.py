@@ -32,17 +32,13 @@ from collections.abc import Mapping, Sequence
 
 from vision.catalogue import ViolationCatalogue
 from vision.config import Lane, RuleTuning
-from vision.geometry import Polygon, Polyline, norm, sub
+from vision.geometry import Polygon, Polyline, dot, norm, sub
 from vision.rules.base import Measured, RuleBase, Violation
 from vision.tracks import Track
 
 logger = logging.getLogger(__name__)
 
 _BACKWARD_SHARE = 0.75  # share of moving steps that must go against the lane
-
-
-def _centre(bbox: tuple[float, float, float, float]) -> tuple[float, float]:
-    return ((bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
 
 
 class WrongWayRule(RuleBase):
@@ -86,15 +82,15 @@ class WrongWayRule(RuleBase):
                 mid = anchors[len(anchors) // 2]
                 back = flow.direction_at(mid)
                 back = (-back[0], -back[1])
-                cos = (disp[0] * back[0] + disp[1] * back[1]) / dist
+                cos = dot(disp, back) / dist
                 if cos < math.cos(math.radians(self.tuning.wrong_way_max_angle_deg)):
                     break
-                shift = sub(_centre(pts[-1].bbox), _centre(pts[0].bbox))
-                if shift[0] * back[0] + shift[1] * back[1] < self.tuning.wrong_way_min_px:
+                shift = sub(pts[-1].centre, pts[0].centre)
+                if dot(shift, back) < self.tuning.wrong_way_min_px:
                     break  # the anchor moved, the box did not: it grew or shrank
                 steps = [sub(b, a) for a, b in itertools.pairwise(anchors)]
                 moving = [s for s in steps if norm(s) > 0.5]
-                backward = [s for s in moving if s[0] * back[0] + s[1] * back[1] > 0]
+                backward = [s for s in moving if dot(s, back) > 0]
                 if len(backward) < _BACKWARD_SHARE * len(moving):
                     break
                 measured: Measured = {
