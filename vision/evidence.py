@@ -25,6 +25,7 @@ import bisect
 import hashlib
 import json
 import logging
+import math
 import os
 import queue
 import shutil
@@ -82,6 +83,7 @@ class FrameRing:
         self.horizon_s, self.max_fps, self.quality = horizon_s, max_fps, quality
         self._frames: deque[RingFrame] = deque()
         self._spacing = Spacing(1.0 / max_fps)
+        self._breaks: deque[float] = deque()  # stream times where a new segment began
 
     def due(self, t: float) -> bool:
         """Whether a frame at ``t`` would be stored (not sooner than ``1/max_fps`` after the
@@ -100,6 +102,19 @@ class FrameRing:
         while self._frames[0].t < t - self.horizon_s:
             self._frames.popleft()
         return True
+
+    def mark_break(self, t: float) -> None:
+        """Frames from stream time ``t`` on follow a break in the stream (a looping file
+        wrapped, a camera reconnected): no evidence joins frames from both sides of it."""
+        self._breaks.append(t)
+        while len(self._breaks) > 1 and self._breaks[1] < t - self.horizon_s:
+            self._breaks.popleft()  # the latest break before the horizon still bounds frames
+
+    def segment_of(self, t: float) -> tuple[float, float]:
+        """Stream times ``[start, end)`` of the unbroken stretch that holds ``t``."""
+        i = bisect.bisect_right(self._breaks, t)
+        start = self._breaks[i - 1] if i else -math.inf
+        return start, self._breaks[i] if i < len(self._breaks) else math.inf
 
     @property
     def latest_t(self) -> float | None:
@@ -192,10 +207,15 @@ class EvidenceRecorder:
         now = self.ring.latest_t if latest_t is None else latest_t
         jobs, keep = [], []
         for v, eid, wall, extra in self._open:
-            if not flush and (now is None or now < v.evidence_to):
+            start, end = self.ring.segment_of(v.time)  # a break cuts the window short
+            if not flush and (now is None or now < min(v.evidence_to, end)):
                 keep.append((v, eid, wall, extra))
                 continue
-            frames = self.ring.window(v.evidence_from, v.evidence_to)
+            frames = [
+                f
+                for f in self.ring.window(max(v.evidence_from, start), v.evidence_to)
+                if start <= f.t < end
+            ]
             if not frames:
                 logger.error(
                     "camera %s: event %s: no frames left for its evidence", self.camera.id, eid
@@ -209,6 +229,8 @@ class EvidenceRecorder:
                 and oldest <= v.evidence_from
                 and now is not None
                 and now >= v.evidence_to
+                and start <= v.evidence_from
+                and end > v.evidence_to
             )
             jobs.append(EvidenceJob(eid, v, self.camera, wall, frames, extra, complete))
         self._open = keep

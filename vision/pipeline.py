@@ -13,7 +13,9 @@ camera nor a slow broker holds the loop. Each grabber runs its camera's cadence
 passes over the frames neither takes before their BGR conversion (``skip_unused``), which
 spares a fifth of decoding each frame it passes over. A live camera (``drop_oldest``) whose
 queue already holds a newer frame when a tick is due ticks on the newer one (the stale frame
-only goes to the ring): detections stay fresh when the loop falls behind.
+only goes to the ring): detections stay fresh when the loop falls behind. A break in the
+stream (``Frame.segment``: a looping file wrapped, a camera reconnected) finishes the
+vehicles in view and starts tracks and image-read signal lights over.
 
 Example::
 
@@ -126,6 +128,7 @@ class CameraWorker:
         self.processed, self.detected = RateMeter(), RateMeter()
         self.lag_s: float | None = None
         self.clock = TickClock(self.period)
+        self.segment = 0  # of the frames taken so far (``Frame.segment``)
 
     def _configure(self, camera: CameraConfig) -> None:
         """Build everything that depends on the camera's configuration and geometry."""
@@ -192,6 +195,8 @@ class CameraWorker:
         one is not a tick even when one is due: the next frame is (the freshest frame is
         detected, not the stale one)."""
         st = self.stats
+        if frame.segment != self.segment:
+            self._restart(frame)
         self._fit(frame)
         st.frames += 1 + frame.skipped
         st.first_t = frame.t if st.first_t is None else st.first_t
@@ -207,6 +212,25 @@ class CameraWorker:
             self.feed.advance(frame.t, frame.wall)
             self.lights = dict(self.feed.lights)
         return True if self.gate is None else self.gate.check(frame.image, frame.t).detect
+
+    def _restart(self, frame: Frame) -> None:
+        """The picture broke before ``frame`` (a looping file wrapped, a camera
+        reconnected): what was on screen before says nothing about what is on screen now.
+        Vehicles in view are finished and counted, tracks and the signal lights start over
+        (a track carried over the break would jump, and a light read before it would judge
+        vehicles after it), and no evidence clip spans the break; counts are kept."""
+        logger.debug("%s: stream break; tracks and signal lights start over", self.camera.id)
+        self.segment = frame.segment
+        self.ring.mark_break(frame.t)
+        self.counter.add(self.ledger.flush())
+        self.tracker.reset()
+        self.book.clear()
+        self.tracked = None
+        self._last_tick_t = None
+        if self.reader is not None:  # a phase feed is not part of the picture: it goes on
+            self.reader.reset()
+            self.history.clear()
+            self.lights = {}
 
     def apply(self, frame: Frame, detections: Detections | None) -> list[Violation]:
         """Track (or carry), run the rules, store the frame; returns new violations."""

@@ -202,6 +202,11 @@ class SignalHistory:
         while self._states and self._states[0].t < state.t - self.horizon_s:
             self._states.popleft()
 
+    def clear(self) -> None:
+        """Forget every state (the picture broke; what the lamps showed before says nothing
+        about the new picture, so rules see UNKNOWN until the reader confirms a light)."""
+        self._states.clear()
+
     def state_at(self, t: float) -> SignalState | None:
         """The latest state at or before ``t``; ``None`` before the first one."""
         i = bisect.bisect_right([s.t for s in self._states], t)
@@ -235,6 +240,10 @@ class SignalReader:
             config.min_saturation, config.min_value, config.min_fraction
         )
         self._debouncer = Debouncer(config.confirm_frames, config.dark_frames)
+
+    def reset(self) -> None:
+        """Start over as on the first frame: every movement UNKNOWN until confirmed."""
+        self._debouncer = Debouncer(self.config.confirm_frames, self.config.dark_frames)
 
     def read(self, frame: NDArray[np.uint8], t: float, bgr: bool = False) -> SignalState:
         """``frame`` is the full HxWx3 uint8 image (``bgr=True`` for OpenCV frames)."""

@@ -11,6 +11,9 @@ Timestamps: a file frame's time is its own presentation time (``CAP_PROP_POS_MSE
 ``frame_number / fps`` - the sample clips have a variable frame rate; a looping file adds
 the previous passes' duration so time keeps increasing. A live frame's time is the wall
 clock when it was decoded (stream timestamps of RTSP/MJPEG cameras are not trustworthy).
+Each wrap of a looping file and each lost connection starts a new ``segment``: the frames
+after it do not continue the picture before it (the camera pipeline restarts its tracks and
+signal lights there).
 
 Example::
 
@@ -60,7 +63,9 @@ def redact(url: str) -> str:
 @dataclass(frozen=True, slots=True, eq=False)
 class Frame:
     """One decoded BGR frame: stream time ``t`` (s), wall clock ``wall`` (epoch s), ``seq``;
-    ``skipped``: frames decoded just before it that nobody wanted (never converted to BGR)."""
+    ``skipped``: frames decoded just before it that nobody wanted (never converted to BGR);
+    ``segment``: breaks in the stream before it (a looping file's wrap, a reconnection):
+    frames of different segments do not continue each other's picture."""
 
     camera_id: str
     image: NDArray[np.uint8]
@@ -68,6 +73,7 @@ class Frame:
     wall: float
     seq: int
     skipped: int = 0
+    segment: int = 0
 
 
 class Backoff:
@@ -162,6 +168,7 @@ class CameraSource:
         self._last_t = -1.0
         self._last_wall = 0.0
         self._seq = 0
+        self._segment = 0  # breaks so far: wraps of a looping file, lost connections
         self.ended = False
         self.connected = False
         self.reconnects = 0
@@ -215,7 +222,9 @@ class CameraSource:
         if not ok or image is None:
             self._lost()
             return None
-        return Frame(self.camera_id, image, self._last_t, self._last_wall, self._seq, skipped)
+        return Frame(
+            self.camera_id, image, self._last_t, self._last_wall, self._seq, skipped, self._segment
+        )
 
     def retry_in(self) -> float:
         """Seconds until the next reconnection attempt (0 when connected)."""
@@ -243,6 +252,7 @@ class CameraSource:
 
     def _lost(self) -> None:
         self.close()
+        self._segment += 1  # whatever comes next does not continue the last picture
         if self.kind == "file" and self._last_t >= 0:
             if not self.loop:
                 self.ended = True

@@ -103,10 +103,8 @@ class ObjectTracker:
     """ByteTrack over one camera's detector frames, plus carrying tracks over still frames."""
 
     def __init__(self, config: TrackerConfig = TrackerConfig(), ticks_per_s: float = 10.0) -> None:
-        from ultralytics.trackers import BYTETracker
-
         self.config = config
-        args = SimpleNamespace(
+        self._args = SimpleNamespace(
             track_high_thresh=config.high_thresh,
             track_low_thresh=config.low_thresh,
             new_track_thresh=config.new_track_thresh,
@@ -114,9 +112,25 @@ class ObjectTracker:
             track_buffer=max(1, round(config.lost_s * ticks_per_s)),
             fuse_score=config.fuse_score,
         )
-        self._tracker: Any = cast(Any, _buffered(BYTETracker))(args)
-        self._tracker.buffer = config.buffer
+        self._base = 0  # added to ByteTrack's ids, which restart at 1 with each tracker
+        self._top = 0  # highest id handed out
+        self._tracker = self._new()
         self._last: Detections | None = None
+
+    def _new(self) -> Any:
+        from ultralytics.trackers import BYTETracker
+
+        tracker = cast(Any, _buffered(BYTETracker))(self._args)
+        tracker.buffer = self.config.buffer
+        return tracker
+
+    def reset(self) -> None:
+        """Forget every track (the picture broke: a file looped, a camera reconnected). Ids
+        keep growing, so a new track never takes the id of one the rules or the vehicle
+        ledger still remember."""
+        self._tracker = self._new()
+        self._base = self._top
+        self._last = None
 
     def update(self, detections: Detections) -> Detections:
         """Associate a detector frame; returns the tracked rows with their ``track_id``."""
@@ -133,13 +147,15 @@ class ObjectTracker:
         else:
             rows = rows.reshape(-1, 8)
             idx = rows[:, 7].astype(np.int64)
+            ids = rows[:, 4].astype(np.int64) + self._base
+            self._top = max(self._top, int(ids.max()))
             out = Detections(
                 detections.t,
                 detections.xyxy[idx].copy(),
                 detections.conf[idx].copy(),
                 detections.class_id[idx].copy(),
                 detections.names,
-                rows[:, 4].astype(np.int64),
+                ids,
             )
         self._last = out
         return out

@@ -209,6 +209,10 @@ class TrackBook:
             del self._tracks[tid]
         return self.tracks
 
+    def clear(self) -> None:
+        """Drop every track (the picture broke; see :meth:`vision.tracking.ObjectTracker.reset`)."""
+        self._tracks.clear()
+
     @property
     def tracks(self) -> Mapping[int, Track]:
         return dict(self._tracks)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from vision.catalogue import ViolationCatalogue
 from vision.config import CameraConfig
@@ -102,6 +103,26 @@ def test_ring_says_which_frames_it_would_store() -> None:
         assert ring.add(t, WALL0 + t, image, Overlay()) is due
     assert [f.t for f in ring.window(-1, 99)] == [0.0, 0.1, 0.2, 0.31]
     assert not ring.due(0.4) and ring.due(0.41)
+
+
+def test_evidence_never_spans_a_break_in_the_stream(catalogue: ViolationCatalogue) -> None:
+    ring = FrameRing(horizon_s=20.0, max_fps=10.0)
+    rec = EvidenceRecorder(CAM, ring)
+    _fill(ring, [round(0.1 * k, 3) for k in range(30)])  # 0.0 .. 2.9 s
+    rec.open(_violation(catalogue, 2.5, 1.0, 1.5), "ev-before", WALL0 + 2.5)  # asks to 4.0
+    assert rec.ready() == []
+    ring.mark_break(3.0)  # e.g. the camera reconnected: 3.0 s on is another picture
+    _fill(ring, [round(0.1 * k, 3) for k in range(30, 36)])  # 3.0 .. 3.5 s
+    (job,) = rec.ready()  # its footage ended at the break: written now, marked incomplete
+    assert not job.complete
+    assert (job.frames[0].t, job.frames[-1].t) == pytest.approx((1.5, 2.9))
+    rec.open(_violation(catalogue, 3.2, 1.0, 0.3), "ev-after", WALL0 + 3.2)  # 2.2 .. 3.5 s
+    (job,) = rec.ready()
+    assert not job.complete
+    assert (job.frames[0].t, job.frames[-1].t) == pytest.approx((3.0, 3.5))
+    rec.open(_violation(catalogue, 3.4, 0.25, 0.1), "ev-inside", WALL0 + 3.4)  # 3.15 .. 3.5 s
+    (job,) = rec.ready()
+    assert job.complete and job.frames[0].t == pytest.approx(3.1)  # on screen at 3.15 s
 
 
 def test_recorder_waits_for_the_post_window(catalogue: ViolationCatalogue) -> None:

@@ -110,6 +110,16 @@ def test_looping_file_keeps_time_increasing(tmp_path: Path) -> None:
     assert ts[-1] > 0.9  # at least two passes of a 0.5 s clip
 
 
+def test_each_pass_of_a_looping_file_is_a_new_segment(tmp_path: Path) -> None:
+    src = CameraSource("l", str(_tiny_clip(tmp_path / "t.mp4")), loop=True)
+    frames = [f for f in (src.read() for _ in range(14)) if f is not None]
+    segments = [f.segment for f in frames]
+    assert segments == sorted(segments) and segments[0] == 0 and segments[-1] >= 1
+    # the first frame of each new segment is the clip's first picture again
+    starts = [f for a, f in itertools.pairwise(frames) if f.segment != a.segment]
+    assert starts and all(int(f.image.mean()) == int(frames[0].image.mean()) for f in starts)
+
+
 class _Mjpeg(http.server.BaseHTTPRequestHandler):
     frames = 4
 
@@ -160,6 +170,7 @@ def test_mjpeg_stream_reconnects_after_loss_then_backs_off(
             frames.append(frame)
     assert src.failures >= 1 and src.last_error == "stream lost"
     assert all(abs(f.t - f.wall) < 1e-9 for f in frames)  # live: wall-clock timestamps
+    assert frames[0].segment == 0 and frames[-1].segment >= 1  # a reconnection is a break
     mjpeg_server.shutdown()
     mjpeg_server.server_close()
     while src.read() is not None:  # drain what is left of the open connection

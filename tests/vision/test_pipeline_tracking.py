@@ -56,6 +56,25 @@ def test_ids_are_kept_across_frames_and_boxes_are_the_detectors() -> None:
     assert ids_by_class[CAR] != ids_by_class[MOTORBIKE]
 
 
+def test_after_a_reset_tracks_start_over_with_ids_never_used_before() -> None:
+    from vision.tracking import ObjectTracker
+
+    tracker = ObjectTracker(ticks_per_s=10)
+    before: set[int] = set()
+    for k in range(5):
+        out = tracker.update(_frame(k))
+        assert out.track_id is not None
+        before |= {int(i) for i in out.track_id}
+    tracker.reset()
+    assert tracker.carry(0.6) is None  # nothing is carried over the break
+    after: set[int] = set()
+    for k in range(5, 10):  # the same two vehicles, where the old tracks would take them
+        out = tracker.update(_frame(k))
+        assert out.track_id is not None
+        after |= {int(i) for i in out.track_id}
+    assert len(before) == 2 and len(after) == 2 and min(after) > max(before)
+
+
 def test_a_box_missed_for_a_frame_returns_with_its_id() -> None:
     from vision.tracking import ObjectTracker
 

@@ -141,6 +141,11 @@ def test_reader_crops_heads_from_a_full_frame_and_debounces() -> None:
     for t in (0.0, 0.1):
         state = bgr.read(np.ascontiguousarray(frame[..., ::-1]), t, bgr=True)
     assert state.light("straight") == Light.RED
+    reader.reset()  # a break in the stream: confirmed again before it counts
+    assert [reader.read(frame, t).light("straight") for t in (0.2, 0.3)] == [
+        Light.UNKNOWN,
+        Light.RED,
+    ]
 
 
 def test_reader_is_for_image_heads_only() -> None:
@@ -158,3 +163,6 @@ def test_history_answers_light_at_time_and_how_long_it_was_steady() -> None:
     assert hist.light_at(6.0, "straight") == Light.RED
     assert hist.steady_since(6.0, "straight") == 4.0
     assert hist.light_at(6.0, "left") == Light.UNKNOWN
+    hist.clear()
+    assert hist.light_at(6.0, "straight") == Light.UNKNOWN
+    assert hist.steady_since(6.0, "straight") is None

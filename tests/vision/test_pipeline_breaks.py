@@ -1,0 +1,110 @@
+"""A break in the stream (a looping file wraps, a camera reconnects) starts tracks and the
+signal lights over: nothing seen before the break judges what is seen after it.
+
+Synthetic frames through a real :class:`CameraWorker` (ByteTrack, signal reader, red-light
+rule): a car waits below the stop line while the light is red; after the break the light is
+green and the car drives off at once. Carried over the break, the stale red (confirmed again
+only after ``confirm_frames`` readings) and the car's old track would make that a red-light
+violation; the same frames without a break are the control that shows the rule would fire.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vision.catalogue import ViolationCatalogue
+from vision.config import CameraConfig
+from vision.detector import CLASS_NAMES, prepare_ultralytics_env
+from vision.pipeline import CameraWorker, PipelineOptions
+from vision.rules import Violation
+from vision.source import Frame
+from vision.tracks import Detections
+
+CAM = CameraConfig.model_validate(
+    {
+        "id": "cam-b",
+        "name": "B",
+        "location": {"lat": 20.8, "lon": 106.7},
+        "source": "x.mp4",
+        "detect_fps": 10,
+        "frame": {"width": 320, "height": 240},
+        "stop_lines": [{"id": "s", "line": [[40, 150], [300, 150]], "direction": [0, -1]}],
+        "signal": {
+            "source": "image",
+            "confirm_frames": 3,
+            "heads": [
+                {
+                    "kind": "ball",
+                    "box": [280, 10, 310, 60],
+                    "movements": ["straight", "left", "right"],
+                }
+            ],
+        },
+    }
+)
+RED, GREEN = (40, 30, 235), (90, 220, 40)  # BGR lamps
+WALL0 = 1_767_225_600.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _offline_ultralytics(tmp_path_factory: pytest.TempPathFactory) -> None:
+    prepare_ultralytics_env(Path(tmp_path_factory.mktemp("yolo")))
+
+
+def _frame(t: float, lamp: tuple[int, int, int], segment: int) -> Frame:
+    img = np.full((240, 320, 3), 90, np.uint8)
+    img[10:60, 280:310] = lamp
+    return Frame("cam-b", img, t, WALL0 + t, round(t * 10), 0, segment)
+
+
+def _car(t: float, bottom: float) -> Detections:
+    return Detections(
+        t,
+        np.array([[140.0, bottom - 40, 200.0, bottom]]),
+        np.array([0.9]),
+        np.array([CLASS_NAMES.index("car")]),
+        CLASS_NAMES,
+    )
+
+
+def _drive(worker: CameraWorker, break_at: int | None) -> tuple[list[Violation], list[int]]:
+    """20 ticks waiting at y=170 on red, then green and 8 ticks driving up at 20 px a tick
+    (over the line at 2.1 s); frames from tick ``break_at`` on are the next segment. Returns
+    the violations and the car's track id at each tick."""
+    found: list[Violation] = []
+    ids: list[int] = []
+    for k in range(28):
+        t = round(0.1 * k, 3)
+        after = k >= 20
+        segment = 1 if break_at is not None and k >= break_at else 0
+        frame = _frame(t, GREEN if after else RED, segment)
+        assert worker.offer(frame) is True
+        found += worker.apply(frame, _car(t, 170.0 - 20 * (k - 20) if after else 170.0))
+        assert worker.tracked is not None and worker.tracked.track_id is not None
+        ids += [int(i) for i in worker.tracked.track_id]
+    return found, ids
+
+
+def test_without_a_break_the_stale_red_makes_a_violation(catalogue: ViolationCatalogue) -> None:
+    worker = CameraWorker(CAM, catalogue, PipelineOptions(gate=False))
+    found, ids = _drive(worker, break_at=None)
+    assert [(v.rule, v.measured["movement"]) for v in found] == [("red_light", "any")]
+    assert found[0].time == pytest.approx(2.1) and len(set(ids)) == 1
+
+
+def test_after_a_break_tracks_and_lights_start_over(catalogue: ViolationCatalogue) -> None:
+    worker = CameraWorker(CAM, catalogue, PipelineOptions(gate=False))
+    found, ids = _drive(worker, break_at=20)
+    assert found == []
+    # the waiting car was finished at the break; the car after it is a new track, whose id
+    # was never used before on this camera
+    assert len(set(ids[:20])) == 1 and len(set(ids[20:])) == 1 and ids[20] > ids[0]
+    assert sum(v.points for v in worker.ledger.live.values()) == 8
+    assert worker.segment == 1 and worker.lights["straight"] == "green"
+    assert worker.history.light_at(2.05, "straight") == "unknown"  # before the re-confirmation
+    assert worker.history.light_at(1.9, "straight") == "unknown"  # the red before is forgotten
+    assert worker.ring.segment_of(2.5) == (2.0, math.inf)  # no evidence clip spans the break
