@@ -3,8 +3,10 @@
 Pure: a lamp's colour comes from HSV statistics of the head's crop (share of saturated,
 bright pixels in the red, amber and green hue bands); heads combine per movement (a lit arrow
 overrides the round lamps for its movement, so a red ball with a green right arrow permits the
-right turn and nothing else); a :class:`Debouncer` accepts a change only after a few readings
-in a row; :class:`SignalHistory` answers "what did movement m show at time t" for the rules.
+right turn and nothing else); a :class:`Debouncer` accepts a head's change only after a few
+readings in a row, before the heads are combined (LEDs flicker on CCTV: a green arrow that
+reads dark for a frame or two must not hand its movement to the red ball);
+:class:`SignalHistory` answers "what did movement m show at time t" for the rules.
 
 Example::
 
@@ -22,6 +24,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +32,8 @@ from numpy.typing import NDArray
 from vision.config import MOVEMENTS, Movement, SignalConfig, SignalHead
 
 logger = logging.getLogger(__name__)
+
+K = TypeVar("K")
 
 
 class Light(StrEnum):
@@ -108,15 +113,18 @@ def classify_lamp(image: NDArray[np.uint8], th: LampThresholds = LampThresholds(
 
 
 def combine_heads(readings: Sequence[tuple[SignalHead, Light]]) -> dict[Movement, Light]:
-    """Light per movement: a lit arrow wins for its movement, else a lit ball, else OFF
-    when every head of that movement is dark, else UNKNOWN (no head, or unreadable)."""
+    """Light per movement: a lit arrow wins for its movement; else UNKNOWN when one of its
+    arrows is (a green arrow not yet read would permit it); else a lit ball; else OFF when
+    every head of that movement is dark, else UNKNOWN (no head, or unreadable)."""
     out: dict[Movement, Light] = {}
     for m in MOVEMENTS:
         mine = [(hd.kind, lt) for hd, lt in readings if m in hd.movements]
         arrows = [lt for kind, lt in mine if kind == "arrow" and lt in LIT]
         balls = [lt for kind, lt in mine if kind == "ball" and lt in LIT]
         lit = arrows or balls
-        if lit:
+        if not arrows and (("arrow", Light.UNKNOWN) in mine):
+            out[m] = Light.UNKNOWN
+        elif lit:
             out[m] = Light.GREEN if Light.GREEN in lit else lit[0]
         elif mine and all(lt == Light.OFF for _, lt in mine):
             out[m] = Light.OFF
@@ -157,34 +165,37 @@ def state_from_feed(value: Mapping[str, object], t: float) -> SignalState:
     return SignalState(t, {m: lights.get(m, default) for m in MOVEMENTS})
 
 
-class Debouncer:
-    """Hysteresis: a movement's light changes only after ``confirm`` equal readings in a row,
-    and goes dark (OFF/UNKNOWN) only after ``dark_confirm``: LEDs flicker on CCTV and screen
-    recordings drop lamps for a few frames, while a real phase never blinks out that briefly.
+class Debouncer(Generic[K]):
+    """Hysteresis per key (a signal head): its light changes only after ``confirm`` equal
+    readings in a row, and goes dark (OFF/UNKNOWN) only after ``dark_confirm``: LEDs flicker
+    on CCTV and screen recordings drop lamps for a few frames, while a real phase never
+    blinks out that briefly.
     """
 
-    def __init__(self, confirm: int, dark_confirm: int | None = None) -> None:
+    def __init__(self, confirm: int, dark_confirm: int | None = None, *, keys: Sequence[K]) -> None:
         if confirm < 1 or (dark_confirm is not None and dark_confirm < 1):
             raise ValueError("confirm and dark_confirm must be >= 1")
         self.confirm = confirm
         self.dark_confirm = dark_confirm if dark_confirm is not None else confirm
-        self._stable: dict[Movement, Light] = {}
-        self._candidate: dict[Movement, tuple[Light, int]] = {}
+        self.keys = tuple(keys)
+        self._stable: dict[K, Light] = {}
+        self._candidate: dict[K, tuple[Light, int]] = {}
 
-    def update(self, lights: Mapping[Movement, Light]) -> dict[Movement, Light]:
-        for m in MOVEMENTS:
-            new = lights.get(m, Light.UNKNOWN)
-            if new == self._stable.get(m, Light.UNKNOWN):
-                self._candidate.pop(m, None)
+    def update(self, lights: Mapping[K, Light]) -> dict[K, Light]:
+        """Debounced light of every key, given this reading (a key missing reads UNKNOWN)."""
+        for k in self.keys:
+            new = lights.get(k, Light.UNKNOWN)
+            if new == self._stable.get(k, Light.UNKNOWN):
+                self._candidate.pop(k, None)
                 continue
-            seen, n = self._candidate.get(m, (new, 0))
+            seen, n = self._candidate.get(k, (new, 0))
             n = n + 1 if seen == new else 1
             if n >= (self.confirm if new in LIT else self.dark_confirm):
-                self._stable[m] = new
-                self._candidate.pop(m, None)
+                self._stable[k] = new
+                self._candidate.pop(k, None)
             else:
-                self._candidate[m] = (new, n)
-        return {m: self._stable.get(m, Light.UNKNOWN) for m in MOVEMENTS}
+                self._candidate[k] = (new, n)
+        return {k: self._stable.get(k, Light.UNKNOWN) for k in self.keys}
 
 
 class SignalHistory:
@@ -239,20 +250,23 @@ class SignalReader:
         self.thresholds = LampThresholds(
             config.min_saturation, config.min_value, config.min_fraction
         )
-        self._debouncer = Debouncer(config.confirm_frames, config.dark_frames)
+        self.reset()
 
     def reset(self) -> None:
-        """Start over as on the first frame: every movement UNKNOWN until confirmed."""
-        self._debouncer = Debouncer(self.config.confirm_frames, self.config.dark_frames)
+        """Start over as on the first frame: every head UNKNOWN until confirmed."""
+        self._lamps = Debouncer(
+            self.config.confirm_frames, self.config.dark_frames, keys=range(len(self.config.heads))
+        )
 
     def read(self, frame: NDArray[np.uint8], t: float, bgr: bool = False) -> SignalState:
         """``frame`` is the full HxWx3 uint8 image (``bgr=True`` for OpenCV frames)."""
-        readings = []
-        for head in self.config.heads:
+        readings: dict[int, Light] = {}
+        for i, head in enumerate(self.config.heads):
             x1, y1, x2, y2 = head.box
             crop = frame[y1:y2, x1:x2]
             if bgr:
                 crop = crop[..., ::-1]
-            light = classify_lamp(crop, self.thresholds) if crop.size else Light.UNKNOWN
-            readings.append((head, light))
-        return SignalState(t, self._debouncer.update(combine_heads(readings)))
+            readings[i] = classify_lamp(crop, self.thresholds) if crop.size else Light.UNKNOWN
+        lamps = self._lamps.update(readings)  # per head: a flickering arrow stays lit
+        heads = [(head, lamps[i]) for i, head in enumerate(self.config.heads)]
+        return SignalState(t, combine_heads(heads))

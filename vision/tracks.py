@@ -62,9 +62,9 @@ class TrackPoint:
         return ((self.bbox[0] + self.bbox[2]) / 2.0, self.bbox[3])
 
     @property
-    def centre(self) -> Point:
-        """Centre of the box."""
-        return ((self.bbox[0] + self.bbox[2]) / 2.0, (self.bbox[1] + self.bbox[3]) / 2.0)
+    def top(self) -> Point:
+        """Top centre of the box (its far end, for a vehicle seen from above and behind)."""
+        return ((self.bbox[0] + self.bbox[2]) / 2.0, self.bbox[1])
 
 
 @dataclass(frozen=True, eq=False)

@@ -114,3 +114,17 @@ def test_a_box_that_only_grows_is_not_wrong_way(rule: WrongWayRule) -> None:
         (305, 382 + 10 * i, 388, 565 + 10 * i) for i in range(7)
     ]
     assert [v.where for v in _boxes(rule, moving)] == ["up"]
+
+
+def test_a_rider_box_that_grows_into_rider_and_motorbike_is_not_wrong_way(
+    rule: WrongWayRule,
+) -> None:
+    # Seen on looping junction A live (session 16): a rider waiting at the stop line, first
+    # detected alone (top 373, bottom 447), then fused with the motorbike under him as it was
+    # detected too (bottom 505, then 566): the box's centre went 60 px "backwards", its top
+    # stayed where it was.
+    bottoms = [447, 447, 448, 447, 447, 504, 505, 539, 566, 566]
+    assert _boxes(rule, [(325, 373, 386, y2) for y2 in bottoms]) == []
+    # the same boxes moving as a whole: a vehicle driving against the lane
+    moving = [(325, y2 - 75, 386, y2) for y2 in [447 + 20 * i for i in range(10)]]
+    assert [v.where for v in _boxes(rule, moving)] == ["up"]

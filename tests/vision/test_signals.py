@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.config import Movement, SignalConfig, SignalHead
+from vision.config import MOVEMENTS, Movement, SignalConfig, SignalHead
 from vision.signals import (
     Debouncer,
     Light,
@@ -68,6 +68,12 @@ def test_dark_arrow_falls_back_to_the_ball() -> None:
     assert lights["left"] == Light.RED
 
 
+def test_an_arrow_not_yet_read_leaves_its_movement_unknown() -> None:
+    # a green arrow not yet confirmed may permit the turn: the red ball does not decide it
+    lights = combine_heads([(BALL, Light.RED), (LEFT_ARROW, Light.UNKNOWN)])
+    assert lights == {"straight": Light.RED, "left": Light.UNKNOWN, "right": Light.RED}
+
+
 def test_movement_without_a_head_is_unknown_and_all_dark_is_off() -> None:
     straight_only = SignalHead(kind="ball", box=(0, 0, 24, 60), movements=["straight"])
     lights = combine_heads([(straight_only, Light.OFF)])
@@ -93,7 +99,7 @@ def test_feed_message_errors_name_the_culprit(msg: dict[str, str], fragment: str
 
 
 def test_debouncer_ignores_a_one_frame_flicker() -> None:
-    deb = Debouncer(confirm=3)
+    deb = Debouncer(confirm=3, keys=MOVEMENTS)
     red: dict[Movement, Light] = {"straight": Light.RED}
     states = [deb.update(red)["straight"] for _ in range(3)]
     assert states == [Light.UNKNOWN, Light.UNKNOWN, Light.RED]
@@ -104,7 +110,7 @@ def test_debouncer_ignores_a_one_frame_flicker() -> None:
 
 
 def test_a_lamp_goes_dark_only_after_the_longer_dark_confirmation() -> None:
-    deb = Debouncer(confirm=2, dark_confirm=5)
+    deb = Debouncer(confirm=2, dark_confirm=5, keys=MOVEMENTS)
     red: dict[Movement, Light] = {"straight": Light.RED}
     off: dict[Movement, Light] = {"straight": Light.OFF}
     deb.update(red)
@@ -146,6 +152,38 @@ def test_reader_crops_heads_from_a_full_frame_and_debounces() -> None:
         Light.UNKNOWN,
         Light.RED,
     ]
+
+
+def _junction(arrow: tuple[int, int, int] | None) -> np.ndarray:
+    """A red ball for every movement and a right-turn arrow (``None``: dark)."""
+    frame = np.full((100, 100, 3), 90, np.uint8)
+    frame[10:70, 10:34] = head_image((235, 30, 40))
+    frame[10:40, 50:74] = head_image(arrow, h=30)
+    return frame
+
+
+ARROW_JUNCTION = SignalConfig(
+    source="image",
+    confirm_frames=3,
+    dark_frames=8,
+    heads=[
+        SignalHead(kind="ball", box=(10, 10, 34, 70), movements=["straight", "left", "right"]),
+        SignalHead(kind="arrow", box=(50, 10, 74, 40), movements=["right"]),
+    ],
+)
+
+
+def test_a_flickering_green_arrow_keeps_its_turn_green() -> None:
+    green, dark = _junction((40, 220, 90)), _junction(None)
+    reader = SignalReader(ARROW_JUNCTION)
+    # the LED flicker of a CCTV recording: the arrow reads dark 1-3 readings at a time
+    seq = [green] * 3 + [dark, dark, green, dark, dark, dark, green, green, dark, dark, green]
+    right = [reader.read(f, 0.1 * i).light("right") for i, f in enumerate(seq)]
+    assert right[:2] == [Light.UNKNOWN] * 2  # before the arrow is confirmed: not red
+    assert right[2:] == [Light.GREEN] * (len(seq) - 2)
+    # a real end of the arrow phase: dark for dark_frames readings, then the ball decides
+    after = [reader.read(dark, 2.0 + 0.1 * i).light("right") for i in range(8)]
+    assert after == [Light.GREEN] * 7 + [Light.RED]
 
 
 def test_reader_is_for_image_heads_only() -> None:

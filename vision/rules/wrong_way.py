@@ -11,11 +11,12 @@ at a low detection rate produces exactly that), and none of its boxes may be cut
 left, right or bottom frame edge (``edge_margin_px``): a vehicle entering the view from the
 bottom has its box's bottom on the edge, so its anchor jumps as more of it appears. Both
 were seen on the junction-B sample at 2 detections/s (a false wrong-way on a rider entering
-the frame). The box as a whole must move, too: its centre must also travel
-``wrong_way_min_px`` against the lane. A waiting vehicle whose box loses its lower part for a
-frame and grows back moves its anchor (the bottom centre) but not its top; seen on the
-junction-A sample at 5 detections/s (a waiting motorbike, anchor 48 px "backwards", centre
-24 px).
+the frame). The box as a whole must move, too: its top centre must also travel
+``wrong_way_min_px`` against the lane. A box that only grows or shrinks moves its anchor (the
+bottom centre) and its centre but not its top. Seen twice on the junction-A sample at 5
+detections/s. A waiting motorbike's box lost its lower part for a frame and grew back
+(anchor 48 px "backwards", centre 24 px). A waiting rider was detected alone and then fused
+with the motorbike under him (anchor 119 px, centre 60 px, top 0).
 
 Example::
 
@@ -85,7 +86,7 @@ class WrongWayRule(RuleBase):
                 cos = dot(disp, back) / dist
                 if cos < math.cos(math.radians(self.tuning.wrong_way_max_angle_deg)):
                     break
-                shift = sub(pts[-1].centre, pts[0].centre)
+                shift = sub(pts[-1].top, pts[0].top)
                 if dot(shift, back) < self.tuning.wrong_way_min_px:
                     break  # the anchor moved, the box did not: it grew or shrank
                 steps = [sub(b, a) for a, b in itertools.pairwise(anchors)]
