@@ -34,7 +34,8 @@ its lanes' directions reversed, so every vehicle driving its lane is a wrong-way
 (its evidence is written too, as in service; at that rate the writing costs CPU, so the count
 steps down until a latency run is sustained). The capacity verdict comes from the plain runs.
 Each capacity row also counts the violations of the cameras as configured (``violations``, by
-rule, the probe left out): on clips without real violations these are false alarms.
+rule, the probe left out): on clips without real violations these are false alarms, and each
+is logged (``[false alarm]``) with the track its evidence recorded.
 
 ``--precision int8`` runs the pipeline on the int8 export (``vision/int8_export.py``; the
 baselines stay as they are); ``--repeat 0`` runs only the capacity part.
@@ -104,12 +105,13 @@ def log(msg: str) -> None:
 
 
 class TimedPublisher(MemoryPublisher):
-    """Keeps messages and when each was handed over (for the violation latency)."""
+    """Keeps messages, when each violation notice was handed over (for the violation
+    latency), and the violation messages (with their evidence, sent once it is written)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.latencies: list[float] = []
-        self.violations: list[tuple[str, str]] = []  # (camera id, rule) of each violation
+        self.violations: list[Message] = []
 
     def send(
         self, topic: str, value: Message, key: str | None = None, urgent: bool = False
@@ -119,7 +121,8 @@ class TimedPublisher(MemoryPublisher):
 
             event = datetime.fromisoformat(str(value["time"])).timestamp()
             self.latencies.append(time.time() - event)
-            self.violations.append((str(value["camera_id"]), str(value["rule"])))
+        elif "evidence" in value and "rule" in value:  # vision.publish.violation_message
+            self.violations.append(value)
         super().send(topic, value, key, urgent)
 
 
@@ -299,6 +302,12 @@ def run_capacity(
         timer.start()
         stats = pipe.run(stop)
         wall, cpu = at_stop[0] - w0, at_stop[1] - c0
+        # the sample clips hold (almost) no real violation: what the cameras as configured
+        # (not the probe) report is mostly false alarms, logged with their tracks
+        probe_id = cams[0].id if probe is not None else None
+        alarms = [m for m in publisher.violations if m["camera_id"] != probe_id]
+        for msg in alarms:
+            log_false_alarm(Path(tmp), msg)
     # per wall second until the stop; a camera keeps up when its stream time advanced as fast
     # as the wall clock (decoding is part of the load: a starved grabber falls behind)
     rates = [s.ticks / wall for s in stats.values()]
@@ -307,10 +316,7 @@ def run_capacity(
     lags = [w.lag_s or 0.0 for w in pipe.workers.values()]
     dropped = sum(g.dropped for g in feeds.values())
     ok = min(rates) >= 0.95 * fps and min(keep_up) >= 0.95 and max(lags) < 1.0
-    # the sample clips hold (almost) no real violation: what the cameras as configured (not
-    # the probe) report is mostly false alarms, worth watching from run to run
-    probe_id = cams[0].id if probe is not None else None
-    rules = Counter(rule for cid, rule in publisher.violations if cid != probe_id)
+    rules = Counter(str(m["rule"]) for m in alarms)
     out = {
         "cameras": n,
         "ticks_per_s_min": round(min(rates), 2),
@@ -326,6 +332,42 @@ def run_capacity(
     }
     log(f"[capacity] {json.dumps(out)}")
     return out
+
+
+def log_false_alarm(evidence_root: Path, msg: Message) -> None:
+    """A violation on a sample clip, with the track its evidence recorded, to stderr."""
+    evidence = msg.get("evidence")
+    files = evidence.get("files") if isinstance(evidence, dict) else None
+    meta_path = next(
+        (f["path"] for f in files or [] if isinstance(f, dict) and f.get("kind") == "metadata"),
+        None,
+    )
+    track: Any = None
+    if meta_path is not None:
+        meta = json.loads((evidence_root / str(meta_path)).read_text(encoding="utf-8"))
+        points = meta.get("track", [])  # the ring repeats a tick's boxes until the next tick
+        track = [
+            [p["t"], p["class"], p["box"]]
+            for i, p in enumerate(points)
+            if i == 0 or p["box"] != points[i - 1]["box"]
+        ]
+    log(
+        "[false alarm] "
+        + json.dumps(
+            {
+                k: msg.get(k)
+                for k in (
+                    "camera_id",
+                    "rule",
+                    "where",
+                    "stream_time_s",
+                    "measured",
+                    "vehicle_class",
+                )
+            }
+            | {"track": track}
+        )
+    )
 
 
 def capacity_over_processes(

@@ -376,6 +376,7 @@ def _write_files(job: EvidenceJob, folder: Path, rel: Path, fps: float) -> list[
         "camera_id": cam.id,
         "rule": v.rule,
         "track_id": v.track_id,
+        "track": _track(job),
         "vehicle_class": v.vehicle_class,
         "where": v.where,
         "time": iso(event_wall),
@@ -413,6 +414,25 @@ def _write_files(job: EvidenceJob, folder: Path, rel: Path, fps: float) -> list[
         )
     )
     return files
+
+
+def _track(job: EvidenceJob) -> list[dict[str, Any]]:
+    """The offending track's box in each frame of the window that shows it (stream time,
+    class as detected then, ``[x1, y1, x2, y2]`` in pixels): the trajectory the rule judged."""
+    out: list[dict[str, Any]] = []
+    for f in job.frames:
+        det = f.overlay.detections
+        if det is None or det.track_id is None:
+            continue
+        for row in np.flatnonzero(det.track_id == job.violation.track_id)[:1]:
+            out.append(
+                {
+                    "t": round(f.t, 3),
+                    "class": det.names[int(det.class_id[row])],
+                    "box": [round(float(x), 1) for x in det.xyxy[row]],
+                }
+            )
+    return out
 
 
 def _as_dict(f: EvidenceFile) -> dict[str, Any]:

@@ -128,3 +128,45 @@ def test_a_rider_box_that_grows_into_rider_and_motorbike_is_not_wrong_way(
     # the same boxes moving as a whole: a vehicle driving against the lane
     moving = [(325, y2 - 75, 386, y2) for y2 in [447 + 20 * i for i in range(10)]]
     assert [v.where for v in _boxes(rule, moving)] == ["up"]
+
+
+def _timed(
+    rule: WrongWayRule, boxes: Sequence[tuple[float, tuple[float, float, float, float]]]
+) -> list[Violation]:
+    """One motorbike, boxes at their own times."""
+    book, out = TrackBook(horizon_s=60.0, max_gap_s=2.0), []
+    for t, box in boxes:
+        out += rule.evaluate(book.update([TrackPoint(t, 9, "motorbike", box, 0.9)], t), t)
+    return out
+
+
+def test_a_box_that_changes_what_it_covers_is_not_wrong_way(rule: WrongWayRule) -> None:
+    # Seen in bench/vision.py on looping junction A: the waiting rider again, now detected
+    # alone (373-447), fused with his motorbike (373-503), then as the motorbike alone
+    # (421-566): every edge went "backwards", the top by 48 px, but the box nearly doubled
+    # in height between two detections.
+    seen = [
+        (39.6, (326.0, 374.3, 385.7, 447.1)),
+        (40.2, (324.7, 373.0, 385.5, 447.3)),
+        (40.5, (324.2, 373.0, 385.3, 447.2)),
+        (40.7, (315.6, 372.6, 387.9, 503.1)),
+        (41.0, (312.4, 373.2, 388.2, 505.2)),
+        (41.3, (305.0, 420.9, 370.2, 565.7)),
+    ]
+    assert _timed(rule, seen) == []
+
+
+def test_a_box_that_goes_to_and_fro_is_not_wrong_way(rule: WrongWayRule) -> None:
+    # Same rider, another run: the box flips between rider and motorbike (top 373) and the
+    # motorbike alone (top 420); the anchor goes 503, 505, 566, 535, 566: 63 px net
+    # "backwards" over 125 px of to and fro.
+    seen = [
+        (39.1, (303.8, 372.6, 386.1, 540.6)),
+        (39.5, (303.6, 372.6, 386.7, 509.7)),
+        (40.7, (315.6, 372.6, 387.9, 503.1)),
+        (41.0, (312.4, 373.2, 388.2, 505.2)),
+        (41.3, (305.0, 420.9, 370.2, 565.7)),
+        (41.9, (303.8, 372.2, 384.9, 534.9)),
+        (42.2, (304.6, 419.0, 368.4, 565.9)),
+    ]
+    assert _timed(rule, seen) == []

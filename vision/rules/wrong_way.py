@@ -16,7 +16,12 @@ the frame). The box as a whole must move, too: its top centre must also travel
 bottom centre) and its centre but not its top. Seen twice on the junction-A sample at 5
 detections/s. A waiting motorbike's box lost its lower part for a frame and grew back
 (anchor 48 px "backwards", centre 24 px). A waiting rider was detected alone and then fused
-with the motorbike under him (anchor 119 px, centre 60 px, top 0).
+with the motorbike under him (anchor 119 px, centre 60 px, top 0). And the box must keep
+covering the same thing and go one way: no box in the window may change its height or width
+by more than ``_MAX_RESIZE`` between two observations, and the anchor's net travel must be at
+least ``_MIN_STRAIGHTNESS`` of its path. The same waiting rider, detected alone, then fused
+with his motorbike, then as the motorbike alone, moved every edge "backwards" (top 48 px)
+with the box nearly doubling in height, or flipped to and fro (63 px net over 125 px).
 
 Example::
 
@@ -35,11 +40,24 @@ from vision.catalogue import ViolationCatalogue
 from vision.config import Lane, RuleTuning
 from vision.geometry import Polygon, Polyline, dot, norm, sub
 from vision.rules.base import Measured, RuleBase, Violation
-from vision.tracks import Track
+from vision.tracks import Track, TrackPoint
 
 logger = logging.getLogger(__name__)
 
 _BACKWARD_SHARE = 0.75  # share of moving steps that must go against the lane
+_MIN_STRAIGHTNESS = 0.8  # net anchor travel / anchor path length
+_MAX_RESIZE = 1.6  # largest change of box height or width between two observations
+
+
+def _resized(pts: Sequence[TrackPoint]) -> bool:
+    """Whether the box changes what it covers between two observations (a rider detected
+    alone, then fused with his motorbike, then the motorbike alone)."""
+    for a, b in itertools.pairwise(pts):
+        for lo, hi in ((1, 3), (0, 2)):
+            x, y = a.bbox[hi] - a.bbox[lo], b.bbox[hi] - b.bbox[lo]
+            if max(x, y) > _MAX_RESIZE * max(min(x, y), 1e-6):
+                return True
+    return False
 
 
 class WrongWayRule(RuleBase):
@@ -70,7 +88,7 @@ class WrongWayRule(RuleBase):
             pts = track.window(self.tuning.wrong_way_min_s)
             if pts is None or len(pts) < self.tuning.wrong_way_min_points:
                 continue
-            if any(self._cut_off(p.bbox) for p in pts):
+            if any(self._cut_off(p.bbox) for p in pts) or _resized(pts):
                 continue
             anchors = [p.anchor for p in pts]
             for lane_id, zone, flow in self._lanes:
@@ -94,6 +112,8 @@ class WrongWayRule(RuleBase):
                 backward = [s for s in moving if dot(s, back) > 0]
                 if len(backward) < _BACKWARD_SHARE * len(moving):
                     break
+                if dist < _MIN_STRAIGHTNESS * sum(norm(st) for st in steps):
+                    break  # to and fro: a box flipping between two things it covers
                 measured: Measured = {
                     "lane": lane_id,
                     "duration_s": round(pts[-1].t - pts[0].t, 2),
