@@ -213,6 +213,11 @@ class SignalHistory:
         while self._states and self._states[0].t < state.t - self.horizon_s:
             self._states.popleft()
 
+    @property
+    def latest_t(self) -> float | None:
+        """Time of the newest state (``None`` when empty)."""
+        return self._states[-1].t if self._states else None
+
     def clear(self) -> None:
         """Forget every state (the picture broke; what the lamps showed before says nothing
         about the new picture, so rules see UNKNOWN until the reader confirms a light)."""

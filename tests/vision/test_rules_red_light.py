@@ -167,3 +167,28 @@ def test_pedestrians_and_bicycles_are_not_reported(
         )
         == []
     )
+
+
+def test_a_crossing_in_the_lag_of_a_change_to_green_is_not_a_violation(
+    catalogue: ViolationCatalogue, replay: Replay
+) -> None:
+    # THROUGH crosses at 0.8 s. An image-read light is recorded when confirm_frames readings
+    # agree: a change to green at about 0.7 s shows in the history at 0.9 s.
+    green = {m: Light.GREEN for m in ALL_RED}
+    hist = history((-10, ALL_RED), (0.9, green), (5.0, green))
+
+    def lagged(settle_s: float) -> RedLightRule:
+        return RedLightRule("cam-1", catalogue, [LINE], hist, RuleTuning(), settle_s)
+
+    assert replay(lagged(0.3), {1: ("car", THROUGH)}) == []  # green 0.1 s after the crossing
+    assert len(replay(lagged(0.0), {1: ("car", THROUGH)})) == 1  # without the lag allowance
+    # a light that stays red past the lag still makes the violation
+    still_red = history((-10, ALL_RED), (2.0, green))
+    rule_ = RedLightRule("cam-1", catalogue, [LINE], still_red, RuleTuning(), 0.3)
+    assert len(replay(rule_, {1: ("car", THROUGH)})) == 1
+    # until the history reaches 0.3 s past the crossing, the crossing is not judged
+    unread = history((-10, ALL_RED), (1.0, ALL_RED))
+    waiting = RedLightRule("cam-1", catalogue, [LINE], unread, RuleTuning(), 0.3)
+    assert replay(waiting, {1: ("car", THROUGH)}) == []
+    unread.add(SignalState(1.2, dict(ALL_RED)))
+    assert len(replay(waiting, {2: ("car", THROUGH)})) == 1

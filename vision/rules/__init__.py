@@ -51,7 +51,10 @@ def build_rules(
     if camera.stop_lines:
         if signals is None:
             raise ValueError(f"camera {cid}: stop_lines need a SignalHistory for red_light")
-        rules.append(RedLightRule(cid, catalogue, camera.stop_lines, signals, tuning))
+        sig = camera.signal
+        # a light read from the image is recorded confirm_frames ticks after it changed
+        settle = sig.confirm_frames / camera.detect_fps if sig and sig.source == "image" else 0.0
+        rules.append(RedLightRule(cid, catalogue, camera.stop_lines, signals, tuning, settle))
     if camera.lanes:
         frame = (float(camera.frame.width), float(camera.frame.height))
         rules.append(WrongWayRule(cid, catalogue, camera.lanes, tuning, frame))

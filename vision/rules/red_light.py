@@ -7,7 +7,10 @@ box jitters by a few pixels, never crosses, and one first seen past the line nev
 
 The light that counts is the one of the vehicle's movement at the crossing instant, red for at
 least ``red_grace_s`` (signal-reading latency and the anchor's offset get the benefit of the
-doubt). When every movement was red the movement does not matter; otherwise the rule waits
+doubt), and still red ``settle_s`` after it: a light read from the image is recorded only
+when ``confirm_frames`` readings agree, so a change to green shows that much late, and a
+vehicle that crossed in that lag crossed on green. The rule waits for the history to reach
+``settle_s`` past the crossing before judging it. When every movement was red the movement does not matter; otherwise the rule waits
 until the movement is known: the first exit region entered, or without exits the turn angle
 after ``movement_min_px`` (a turn) or ``straight_min_px`` (straight). A red ball with a green
 right arrow thus lets right-turners go and reports the ones going straight.
@@ -53,10 +56,12 @@ class RedLightRule(RuleBase):
         stop_lines: Sequence[StopLine],
         signals: SignalHistory,
         tuning: RuleTuning,
+        settle_s: float = 0.0,
     ) -> None:
         super().__init__(camera_id, catalogue)
         self.signals = signals
         self.tuning = tuning
+        self.settle_s = settle_s  # how late a light change is recorded (readings to confirm)
         self._lines = [
             (
                 s.id,
@@ -136,6 +141,9 @@ class RedLightRule(RuleBase):
             if not -margin <= line.along(point) <= line.length + margin:
                 continue
             tc = pts[k].t + s * (pts[k + 1].t - pts[k].t)
+            latest = self.signals.latest_t
+            if self.settle_s > 0 and (latest is None or latest < tc + self.settle_s):
+                return None  # judged once the light after the crossing is known too
             return _Crossing(idx, tc, point, self._red_movements(tc))
         return None
 
@@ -146,6 +154,7 @@ class RedLightRule(RuleBase):
             for m in MOVEMENTS
             if self.signals.light_at(tc, m) == Light.RED
             and self.signals.light_at(tc - grace, m) == Light.RED
+            and self.signals.light_at(tc + self.settle_s, m) == Light.RED
         )
 
     def _movement(self, track: Track, c: _Crossing) -> Movement | None:
