@@ -241,15 +241,21 @@ class EvidenceRecorder:
         return len(self._open)
 
 
-def _crop(
-    img: NDArray[np.uint8], det: Detections | None, track_id: int, grow: float = 0.15
-) -> NDArray[np.uint8] | None:
+def _row_of(det: Detections | None, track_id: int) -> int | None:
+    """Row of ``track_id`` in ``det``, if it is there."""
     if det is None or det.track_id is None:
         return None
     rows = np.flatnonzero(det.track_id == track_id)
-    if rows.size == 0:
+    return int(rows[0]) if rows.size else None
+
+
+def _crop(
+    img: NDArray[np.uint8], det: Detections | None, track_id: int, grow: float = 0.15
+) -> NDArray[np.uint8] | None:
+    row = _row_of(det, track_id)
+    if det is None or row is None:
         return None
-    x1, y1, x2, y2 = det.xyxy[int(rows[0])]
+    x1, y1, x2, y2 = det.xyxy[row]
     dx, dy = (x2 - x1) * grow, (y2 - y1) * grow
     h, w = img.shape[:2]
     a, b = max(0, int(x1 - dx)), max(0, int(y1 - dy))
@@ -422,9 +428,8 @@ def _track(job: EvidenceJob) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for f in job.frames:
         det = f.overlay.detections
-        if det is None or det.track_id is None:
-            continue
-        for row in np.flatnonzero(det.track_id == job.violation.track_id)[:1]:
+        row = _row_of(det, job.violation.track_id)
+        if det is not None and row is not None:
             out.append(
                 {
                     "t": round(f.t, 3),

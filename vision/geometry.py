@@ -58,7 +58,7 @@ def signed_angle_deg(reference: Point, v: Point) -> float:
 
     Example: ``signed_angle_deg((0, -1), (1, 0))`` -> 90.0 (heading up, then moving right).
     """
-    return math.degrees(math.atan2(cross(reference, v), reference[0] * v[0] + reference[1] * v[1]))
+    return math.degrees(math.atan2(cross(reference, v), dot(reference, v)))
 
 
 def _orient(a: Point, b: Point, c: Point) -> float:
@@ -177,7 +177,7 @@ class DirectedLine:
         if abs(cross(along, d)) < 0.3:
             raise ValueError("direction of travel is (almost) parallel to the line")
         n = (-along[1], along[0])
-        if n[0] * d[0] + n[1] * d[1] < 0:
+        if dot(n, d) < 0:
             n = (-n[0], -n[1])
         return cls(a, b, n)
 
@@ -186,14 +186,11 @@ class DirectedLine:
         return norm(sub(self.b, self.a))
 
     def signed_distance(self, p: Point) -> float:
-        v = sub(p, self.a)
-        return v[0] * self.normal[0] + v[1] * self.normal[1]
+        return dot(sub(p, self.a), self.normal)
 
     def along(self, p: Point) -> float:
         """Position of ``p``'s foot along the segment, 0 at ``a``, ``length`` at ``b``."""
-        d = unit(sub(self.b, self.a))
-        v = sub(p, self.a)
-        return v[0] * d[0] + v[1] * d[1]
+        return dot(sub(p, self.a), unit(sub(self.b, self.a)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ least ``red_grace_s`` (signal-reading latency and the anchor's offset get the be
 doubt), and still red ``settle_s`` after it: a light read from the image is recorded only
 when ``confirm_frames`` readings agree, so a change to green shows that much late, and a
 vehicle that crossed in that lag crossed on green. The rule waits for the history to reach
-``settle_s`` past the crossing before judging it. When every movement was red the movement does not matter; otherwise the rule waits
-until the movement is known: the first exit region entered, or without exits the turn angle
-after ``movement_min_px`` (a turn) or ``straight_min_px`` (straight). A red ball with a green
-right arrow thus lets right-turners go and reports the ones going straight.
+``settle_s`` past the crossing before judging it. When every movement was red the movement
+does not matter; otherwise the rule waits until the movement is known: the first exit region
+entered, or without exits the turn angle after ``movement_min_px`` (a turn) or
+``straight_min_px`` (straight). A red ball with a green right arrow thus lets right-turners
+go and reports the ones going straight.
 
 Example::
 
