@@ -36,6 +36,10 @@ steps down until a latency run is sustained). The capacity verdict comes from th
 Each capacity row also counts the violations of the cameras as configured (``violations``, by
 rule, the probe left out): on clips without real violations these are false alarms, and each
 is logged (``[false alarm]``) with the track its evidence recorded.
+And ``counts``: the line crossings those cameras counted over every pass they looped through,
+against the hand counts (``crossed_by_s`` in ``tests/vision/hand_counts.yaml`` says how many of
+a pass cut short by the end of the run were due): ``counted_share`` is counted / expected, so
+1.0 is every vehicle once; it falls when a camera ticks too rarely to follow its vehicles.
 
 ``--precision int8`` runs the pipeline on the int8 export (``vision/int8_export.py``; the
 baselines stay as they are); ``--repeat 0`` runs only the capacity part.
@@ -259,6 +263,39 @@ def run_baseline(
     }
 
 
+def pass_counts(clip: Path) -> tuple[list[float], float] | None:
+    """The hand counts' ``crossed_by_s`` of a looping clip (when each counted vehicle is over
+    its line) and the seconds of one pass, or ``None`` when the clip has none. A looping
+    source starts its next pass one frame (0.04 s) after the last frame's time
+    (:meth:`vision.source.CameraSource._lost`)."""
+    spec = yaml.safe_load(HAND.read_text(encoding="utf-8"))["clips"].get(clip.name)
+    if spec is None or "crossed_by_s" not in spec:
+        return None
+    src = CameraSource("period", str(clip))
+    last = 0.0
+    while (t := src.grab()) is not None:
+        last = t
+    src.close()
+    return [float(x) for x in spec["crossed_by_s"]], last + 0.04
+
+
+def expected_crossings(streamed_s: float, period: float, crossed_by: list[float]) -> int:
+    """Crossings a looping copy should have counted after ``streamed_s`` of stream time: every
+    crossing of each whole pass, and those of the last pass that were over by its end."""
+    full, rest = divmod(streamed_s, period)
+    return int(full) * len(crossed_by) + sum(1 for c in crossed_by if c <= rest)
+
+
+def count_figures(crossings: int, expected: int, passes: float) -> dict[str, Any]:
+    """Line crossings counted by looping copies of a clip against its hand counts."""
+    return {
+        "crossings": crossings,
+        "expected": expected,
+        "passes": round(passes, 2),
+        "counted_share": round(crossings / expected, 3) if expected > 0 else None,
+    }
+
+
 def run_capacity(
     settings: Settings,
     det: UltralyticsDetector,
@@ -279,6 +316,7 @@ def run_capacity(
         )
         for i in range(n)
     ]
+    hand = pass_counts(Path(src))
     opener = capture_opener(settings.vision_decode_threads)
     feeds = {
         c.id: Grabber(
@@ -317,6 +355,16 @@ def run_capacity(
     dropped = sum(g.dropped for g in feeds.values())
     ok = min(rates) >= 0.95 * fps and min(keep_up) >= 0.95 and max(lags) < 1.0
     rules = Counter(str(m["rule"]) for m in alarms)
+    # the line counts of the cameras as configured, over every pass they looped through
+    counted = [w for cid, w in pipe.workers.items() if cid != probe_id]
+    crossings = sum(
+        n
+        for w in counted
+        for dirs in w.counter.report().values()
+        for by in dirs.values()
+        for n in by.values()
+    )
+    streamed = [(w.stats.last_t or 0.0) - (w.stats.first_t or 0.0) for w in counted]
     out = {
         "cameras": n,
         "ticks_per_s_min": round(min(rates), 2),
@@ -330,6 +378,10 @@ def run_capacity(
         "violations": dict(sorted(rules.items())),
         "sustained": ok,
     }
+    if hand is not None:
+        crossed_by, period = hand
+        expected = sum(expected_crossings(s, period, crossed_by) for s in streamed)
+        out["counts"] = count_figures(crossings, expected, sum(streamed) / period)
     log(f"[capacity] {json.dumps(out)}")
     return out
 
@@ -432,6 +484,13 @@ def capacity_over_processes(
             "latencies": lat,
             "per_process": ok_rows,
         }
+        counts = [r["counts"] for r in ok_rows if "counts" in r]
+        if counts:
+            out["counts"] = count_figures(
+                sum(c["crossings"] for c in counts),
+                sum(c["expected"] for c in counts),
+                sum(c["passes"] for c in counts),
+            )
     if errors:
         out["errors"] = errors[:3]
     return out

@@ -6,6 +6,10 @@ from a frame's stream time and the frames taken before it, so the camera's grabb
 run its own copy (:func:`frame_filter`) and pass over the frames neither would take before
 their BGR conversion, while the pipeline decides again, with the same rules, on what arrives.
 
+After a break in the stream (``Frame.segment``: a looping file wrapped, a camera
+reconnected) the first frame ticks (:meth:`TickClock.restart`): nothing is known about the new
+picture, and the ticks start over from it as from the first frame of a stream.
+
 Example::
 
     clock = TickClock(0.2)
@@ -35,6 +39,10 @@ class TickClock:
         self.next_t = nxt if nxt > t else t + self.period
         return True
 
+    def restart(self) -> None:
+        """The next frame ticks, and the ticks go on from it (a break in the stream)."""
+        self.next_t = None
+
 
 class Spacing:
     """Takes a frame unless it comes sooner than ``interval`` after the last one taken."""
@@ -53,12 +61,17 @@ class Spacing:
         return True
 
 
-def frame_filter(period: float, evidence_fps: float) -> Callable[[float], bool]:
-    """A stateful ``want(t)`` for a camera's grabber: whether the frame at ``t`` (times in
-    order) is a tick or a ring frame, as the pipeline will decide on the frames it gets."""
+def frame_filter(period: float, evidence_fps: float) -> Callable[[float, int], bool]:
+    """A stateful ``want(t, segment)`` for a camera's grabber: whether the frame at ``t``
+    (times in order; ``segment`` counts the breaks before it) is a tick or a ring frame, as
+    the pipeline will decide on the frames it gets."""
     ticks, ring = TickClock(period), Spacing(1.0 / evidence_fps)
+    last = [0]  # the segment of the previous frame
 
-    def want(t: float) -> bool:
+    def want(t: float, segment: int) -> bool:
+        if segment != last[0]:
+            last[0] = segment
+            ticks.restart()
         tick = ticks.take(t)
         kept = ring.take(t)  # a tick frame goes into the ring too
         return tick or kept

@@ -53,6 +53,14 @@ def unit(v: Point) -> Point:
     return (v[0] / n, v[1] / n)
 
 
+def segment_distance(p: Point, a: Point, b: Point) -> float:
+    """Distance from ``p`` to the segment ``a``-``b`` (to ``a`` when the segment is a point)."""
+    ab = sub(b, a)
+    den = dot(ab, ab)
+    k = 0.0 if den <= _EPS else min(1.0, max(0.0, dot(sub(p, a), ab) / den))
+    return math.dist(p, (a[0] + k * ab[0], a[1] + k * ab[1]))
+
+
 def signed_angle_deg(reference: Point, v: Point) -> float:
     """Angle from ``reference`` to ``v`` in degrees, positive clockwise on screen (a right turn).
 

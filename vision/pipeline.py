@@ -227,6 +227,7 @@ class CameraWorker:
         self.book.clear()
         self.tracked = None
         self._last_tick_t = None
+        self.clock.restart()  # the first frame of the new picture is a tick
         if self.reader is not None:  # a phase feed is not part of the picture: it goes on
             self.reader.reset()
             self.history.clear()

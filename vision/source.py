@@ -177,6 +177,11 @@ class CameraSource:
         self.last_frame_wall: float | None = None
         self.decoded = RateMeter()
 
+    @property
+    def segment(self) -> int:
+        """Breaks so far: the segment of the next frame (see :class:`Frame`)."""
+        return self._segment
+
     def read(self) -> Frame | None:
         """Next frame, or ``None`` (down, waiting to retry, or a file that ended)."""
         return None if self.grab() is None else self.retrieve()
@@ -284,10 +289,10 @@ class Grabber:
     allows).
 
     ``want`` (set before :meth:`start`; the camera pipeline sets it): called on this thread
-    with each decoded frame's stream time; a frame it refuses is passed over without its BGR
-    conversion and counted in the next frame's ``skipped`` (at most ``MAX_SKIP`` in a row,
-    so a refusing ``want`` cannot starve the queue); ``unreported`` holds those after the
-    last frame once the thread has ended.
+    with each decoded frame's stream time and segment; a frame it refuses is passed over
+    without its BGR conversion and counted in the next frame's ``skipped`` (at most
+    ``MAX_SKIP`` in a row, so a refusing ``want`` cannot starve the queue); ``unreported``
+    holds those after the last frame once the thread has ended.
     """
 
     MAX_SKIP = 64
@@ -308,7 +313,7 @@ class Grabber:
             target=self._run, name=f"grab-{source.camera_id}", daemon=True
         )
         self.dropped = 0
-        self.want: Callable[[float], bool] | None = None
+        self.want: Callable[[float, int], bool] | None = None
         self.unreported = 0  # frames passed over since the last one queued
 
     def start(self) -> None:
@@ -347,7 +352,11 @@ class Grabber:
                         start_wall, start_t = time.monotonic(), t
                     self._stop.wait(max(0.0, start_wall + t - start_t - time.monotonic()))
                     self.source.arrived()
-                if self.want is not None and self.unreported < self.MAX_SKIP and not self.want(t):
+                if (
+                    self.want is not None
+                    and self.unreported < self.MAX_SKIP
+                    and not self.want(t, self.source.segment)
+                ):
                     self.unreported += 1
                     continue
                 frame = self.source.retrieve(self.unreported)

@@ -5,9 +5,17 @@ starts when it is found again; a motorbike may be a ``bicycle`` for a few frames
 raw track ids therefore over-counts (the issue's baseline: 45 car tracks on a clip that never
 holds more than 15 cars). :class:`VehicleLedger` turns fragments into vehicles:
 
-* **gap bridging** - a new track that starts within ``max_gap_s`` of a lost one, where the lost
-  one was heading (last position + velocity x gap, within ``link_px`` + a quarter of the box height) and of
-  the same kind (two-wheeler vs four-wheeler), continues that vehicle;
+* **gap bridging** - a new track that starts within ``max_gap_s`` of a lost one, on the way
+  from the lost one's last position to where it was heading (last position + velocity x gap;
+  within ``link_px`` + a quarter of the box height of that way: a vehicle that braked while
+  lost is short of where its speed would have taken it) and of the same kind (two-wheeler
+  vs four-wheeler), continues that vehicle;
+* **one track at a time** - a vehicle is held by one track. When the track it was taken from
+  comes back while the track that took it is still seen, two objects were joined: the
+  vehicle goes back to what it was before the link, and the later track becomes a vehicle of
+  its own, rebuilt from its points. Seen on the US street at 5 detections/s: a car waiting at
+  the far end was lost for 1.4 s, a car starting beside it was linked to its vehicle, then
+  both drove across the line one after the other and counted once;
 * **class vote** - the class is the confidence-weighted vote over all its observations;
 * **minimum length** - a vehicle seen at fewer than ``min_points`` detector observations is noise;
 * **line crossings** - per counting line the side of the anchor (bottom centre; the centre with
@@ -28,13 +36,15 @@ Example::
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vision.config import CameraConfig, CountingTuning
-from vision.geometry import DirectedLine, Homography, Point, Polygon
+from vision.geometry import DirectedLine, Homography, Point, Polygon, segment_distance
 from vision.tracks import VEHICLE_CLASSES, Track, TrackPoint
 
 logger = logging.getLogger(__name__)
@@ -66,6 +76,9 @@ class Vehicle:
     cross_wall: dict[str, float] = field(default_factory=dict)
     speed_first: tuple[float, Point] | None = None
     speed_last: tuple[float, Point] | None = None
+    track_id: int = -1  # the track that holds it now
+    # per link: the track that held it before, and the vehicle as it was then
+    links: list[tuple[int, Vehicle]] = field(default_factory=list)
 
     @property
     def cls(self) -> str:
@@ -143,22 +156,34 @@ class VehicleLedger:
     def observe(self, tracks: Mapping[int, Track], t: float, wall: float) -> list[Vehicle]:
         """Feed the tracks at tick ``t``; returns the vehicles that finished (gone for good)."""
         fresh = [tr for tr in tracks.values() if tr.last.t >= t - 1e-9]
+        here = {tr.track_id for tr in fresh}
         touched: set[int] = set()
+        done: set[int] = set()  # tracks whose point of this tick is in
         known = [tr for tr in fresh if tr.track_id in self._of_track]
         new = [tr for tr in fresh if tr.track_id not in self._of_track]
         for tr in known:
-            vid = self._of_track[tr.track_id]
-            if vid in self._live:
-                self._update(self._live[vid], tr, wall)
-                touched.add(vid)
+            v = self._live.get(self._of_track[tr.track_id])
+            if v is None or tr.track_id in done:
+                continue
+            if v.track_id != tr.track_id and v.track_id in here:
+                kept, moved = self._separate(v, tr.track_id, tracks, t, wall)
+                done |= moved
+                touched |= {self._of_track[m] for m in moved if m in self._of_track}
+                if kept is None:
+                    continue
+                v = kept
+            self._update(v, tr.last, wall)
+            touched.add(v.vid)
+            done.add(tr.track_id)
         for tr in sorted(new, key=lambda x: -x.last.conf):
             v = self._link(tr.last, t, touched)
             if v is None:
                 v = self._start(tr.last, wall)
             else:
+                v.links.append((v.track_id, copy.deepcopy(dataclasses.replace(v, links=[]))))
                 v.fragments += 1
             self._of_track[tr.track_id] = v.vid
-            self._update(v, tr, wall)
+            self._update(v, tr.last, wall)
             touched.add(v.vid)
         return self._expire(t)
 
@@ -171,6 +196,44 @@ class VehicleLedger:
         if self.tuning.anchor == "centre":
             return ((p.bbox[0] + p.bbox[2]) / 2.0, (p.bbox[1] + p.bbox[3]) / 2.0)
         return p.anchor
+
+    def _separate(
+        self, v: Vehicle, tid: int, tracks: Mapping[int, Track], t: float, wall: float
+    ) -> tuple[Vehicle | None, set[int]]:
+        """Track ``tid`` and ``v``'s holder are both seen at ``t``: two objects in one vehicle.
+        When ``tid`` held ``v`` before a link, ``v`` goes back to what it was then and the
+        tracks linked since move to a vehicle rebuilt from their points; otherwise ``tid``
+        moves. Returns (the vehicle ``tid`` goes on updating, or ``None`` when it moved; the
+        tracks moved, their points of ``t`` included)."""
+        back = [i for i, (holder, _) in enumerate(v.links) if holder == tid]
+        if not back:
+            self._rebuild({tid}, tracks, t, wall)
+            return None, {tid}
+        i = back[-1]
+        moved = {holder for holder, _ in v.links[i + 1 :]} | {v.track_id}
+        kept = v.links[i][1]
+        kept.links = v.links[:i]
+        self._live[v.vid] = kept
+        logger.debug("vehicle %s: track %s is back, tracks %s split off", v.vid, tid, moved)
+        self._rebuild(moved, tracks, t, wall)
+        return kept, moved
+
+    def _rebuild(self, tids: set[int], tracks: Mapping[int, Track], t: float, wall: float) -> None:
+        """A new vehicle from the points the track book still holds of ``tids`` (a wall time
+        for each from its stream time); tracks the book no longer holds are forgotten."""
+        pts = sorted(
+            (p for tid in tids if tid in tracks for p in tracks[tid].points), key=lambda p: p.t
+        )
+        for tid in tids:
+            self._of_track.pop(tid, None)
+            self._seen.pop(tid, None)
+        if not pts:
+            return
+        w = self._start(pts[0], wall - (t - pts[0].t))
+        w.fragments = len({p.track_id for p in pts})
+        for p in pts:
+            self._of_track[p.track_id] = w.vid
+            self._update(w, p, wall - (t - p.t))
 
     def _start(self, p: TrackPoint, wall: float) -> Vehicle:
         a = self._anchor(p)
@@ -188,25 +251,25 @@ class VehicleLedger:
             if v.vid in touched or gap <= 0 or gap > self.tuning.max_gap_s or v.family != fam:
                 continue
             guess = (v.last[0] + v.velocity[0] * gap, v.last[1] + v.velocity[1] * gap)
-            d = math.dist(self._anchor(p), guess)
+            d = segment_distance(self._anchor(p), v.last, guess)
             if d <= self.tuning.link_px + 0.25 * max(v.box_h, p.bbox[3] - p.bbox[1]):
                 if best is None or d < best[0]:
                     best = (d, v)
         return None if best is None else best[1]
 
-    def _update(self, v: Vehicle, tr: Track, wall: float) -> None:
-        p = tr.last
+    def _update(self, v: Vehicle, p: TrackPoint, wall: float) -> None:
         a = self._anchor(p)
         if p.t > v.last_t:
             dt = p.t - v.last_t
             inst = ((a[0] - v.last[0]) / dt, (a[1] - v.last[1]) / dt)
             v.velocity = (0.5 * v.velocity[0] + 0.5 * inst[0], 0.5 * v.velocity[1] + 0.5 * inst[1])
-        seen = self._seen.get(tr.track_id)
+        seen = self._seen.get(p.track_id)
         if seen is None or p.t > seen:
-            self._seen[tr.track_id] = p.t
+            self._seen[p.track_id] = p.t
             v.points += 1
             v.votes[p.cls] = v.votes.get(p.cls, 0.0) + p.conf
         v.last_t, v.last_wall, v.last, v.box_h = p.t, wall, a, p.bbox[3] - p.bbox[1]
+        v.track_id = p.track_id
         v.max_disp = max(v.max_disp, math.dist(a, v.start))
         for lane_id, poly in self.lanes.items():
             if poly.contains(a):

@@ -37,7 +37,7 @@ def test_filter_wants_exactly_the_ticks_and_the_ring_frames() -> None:
         t += rng.choice([0.0333, 0.04, 0.05, 0.001, 0.08])
         times.append(round(t, 4))
     want = frame_filter(0.2, 10.0)
-    wanted = [t for t in times if want(t)]
+    wanted = [t for t in times if want(t, 0)]
     clock, ring = TickClock(0.2), Spacing(0.1)  # what the pipeline decides on what arrives
     used = []
     for t in wanted:
@@ -48,3 +48,13 @@ def test_filter_wants_exactly_the_ticks_and_the_ring_frames() -> None:
     clock, ring = TickClock(0.2), Spacing(0.1)  # ... and nothing passed over would be used
     everything = [t for t in times if clock.take(t) | ring.take(t)]
     assert everything == wanted and len(wanted) < 0.6 * len(times)
+
+
+def test_after_a_break_the_first_frame_ticks_and_the_filter_agrees() -> None:
+    clock = TickClock(0.2)
+    assert [clock.take(t) for t in (0.0, 0.2, 0.3)] == [True, True, False]
+    clock.restart()  # a looping file wrapped: its next pass starts like a new stream
+    assert [clock.take(t) for t in (0.33, 0.4, 0.53)] == [True, False, True]
+    want = frame_filter(0.2, 1.0)
+    assert [want(t, 0) for t in (0.0, 0.1, 0.2, 0.3)] == [True, False, True, False]
+    assert [want(t, 1) for t in (0.33, 0.4, 0.53)] == [True, False, True]  # segment 1

@@ -77,6 +77,45 @@ def test_a_vehicle_lost_and_found_is_one_vehicle_crossing_once() -> None:
     assert v.crossings == {"entry": ("forward", pytest.approx(1000.0 + 2.8))}
 
 
+def test_a_vehicle_that_slows_down_while_lost_is_still_bridged() -> None:
+    # junction B at 5 detections/s: a rider comes up fast (240 px/s), is lost just before
+    # the line and found again 0.6 s later just past it, having braked; where he was heading
+    # at full speed (y 266) is far from there (y 395), the way from his last position is not
+    legs: list[Leg] = [
+        (1, "motorbike", line(0.0, 1.0, 300, 650, 300, 410)),
+        (2, "motorbike", line(1.6, 3.0, 300, 395, 300, 340)),
+    ]
+    (v,) = run(camera(), legs)
+    assert v.fragments == 2 and v.crossings["entry"][0] == "forward"
+
+
+def test_a_lost_track_that_comes_back_takes_its_vehicle_back_from_a_wrong_link() -> None:
+    # the US street at 5 detections/s: a car waiting beyond the line (track 1) is lost for
+    # 1.5 s; a second car starting beside it (track 2) is linked to its vehicle; then track 1
+    # is found again while track 2 is still seen (two objects), and both cars drive across
+    # the line, track 2 first. Two vehicles, each crossing once.
+    legs: list[Leg] = [
+        (1, "car", line(0.0, 1.0, 300, 600, 300, 600) + line(2.5, 4.0, 300, 600, 300, 600)),
+        (1, "car", line(4.1, 6.0, 300, 590, 300, 300)),
+        (2, "car", line(1.5, 2.5, 320, 600, 320, 600) + line(2.6, 4.0, 320, 590, 320, 300)),
+    ]
+    vs = run(camera(), legs)
+    assert sorted((v.first_t, v.points, v.fragments) for v in vs) == [(0.0, 47, 1), (1.5, 26, 1)]
+    assert [v.crossings["entry"][0] for v in vs] == ["forward", "forward"]
+
+
+def test_a_link_holds_when_the_track_it_took_over_from_returns_alone() -> None:
+    # one motorbike, three fragments: track 1, then track 2 (linked), then track 1 again once
+    # track 2 is gone (ByteTrack found its old track again): never two at once, one vehicle
+    legs: list[Leg] = [
+        (1, "motorbike", line(0.0, 1.5, 300, 600, 300, 480)),
+        (2, "motorbike", line(2.0, 2.5, 300, 440, 300, 400)),
+        (1, "motorbike", line(3.0, 4.5, 300, 360, 300, 240)),
+    ]
+    (v,) = run(camera(), legs)
+    assert v.fragments == 2 and v.crossings["entry"][0] == "forward"
+
+
 def test_a_far_away_new_track_is_another_vehicle() -> None:
     legs: list[Leg] = [
         (1, "car", line(0.0, 2.0, 300, 600, 300, 420)),

@@ -35,6 +35,14 @@ def test_count_error_adds_every_miss_and_extra() -> None:
     assert count_error({"a": {"backward": {"car": 1}}, "b": {"forward": {"x": 2}}}, hand) == (7, 4)
 
 
+@pytest.mark.parametrize("clip", sorted(HAND["clips"]))
+def test_every_hand_counted_vehicle_has_a_time_it_was_over_its_line(clip: str) -> None:
+    spec = HAND["clips"][clip]
+    total = sum(n for dirs in spec["lines"].values() for by in dirs.values() for n in by.values())
+    times = spec["crossed_by_s"]
+    assert len(times) == total and times == sorted(times) and times[0] >= 0
+
+
 def test_a_vehicle_of_ambiguous_class_counts_under_either() -> None:
     hand = {"a": {"forward": {"car": 2, "car|truck": 1}}}
     assert count_error({"a": {"forward": {"car": 3}}}, hand) == (0, 3)

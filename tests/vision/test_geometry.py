@@ -14,6 +14,7 @@ from vision.geometry import (
     Polygon,
     Polyline,
     polygon_problem,
+    segment_distance,
     segments_intersect,
     signed_angle_deg,
 )
@@ -61,6 +62,12 @@ def test_segments_intersect_cases() -> None:
     assert not segments_intersect((0, 0), (10, 0), (0, 5), (10, 5))
     assert segments_intersect((0, 0), (10, 0), (10, 0), (10, 10))  # touching end points
     assert not segments_intersect((0, 0), (4, 0), (5, 0), (9, 0))  # collinear, apart
+
+
+def test_segment_distance_to_the_nearest_point_of_the_segment() -> None:
+    assert segment_distance((5, 3), (0, 0), (10, 0)) == pytest.approx(3.0)  # beside it
+    assert segment_distance((13, 4), (0, 0), (10, 0)) == pytest.approx(5.0)  # past an end
+    assert segment_distance((3, 4), (0, 0), (0, 0)) == pytest.approx(5.0)  # a point
 
 
 def test_directed_line_signs_follow_direction_of_travel() -> None:

@@ -112,3 +112,17 @@ def test_after_a_break_tracks_and_lights_start_over(catalogue: ViolationCatalogu
     assert worker.history.light_at(2.05, "straight") == "unknown"  # before the re-confirmation
     assert worker.history.light_at(1.9, "straight") == "unknown"  # the red before is forgotten
     assert worker.ring.segment_of(2.5) == (2.0, math.inf)  # no evidence clip spans the break
+
+
+def test_the_first_frame_after_a_break_is_a_tick(catalogue: ViolationCatalogue) -> None:
+    # 2 ticks/s on a 10 frames/s stream that breaks at 0.8 s: the new picture is detected at
+    # once (a looping file's next pass starts like the file's first frame), not at 1.0 s
+    worker = CameraWorker(CAM.model_copy(update={"detect_fps": 2}), catalogue, PipelineOptions())
+    ticks = []
+    for k in range(16):
+        t = round(0.1 * k, 3)
+        frame = _frame(t, RED, 1 if k >= 8 else 0)
+        if worker.offer(frame) is not None:
+            ticks.append(t)
+            worker.apply(frame, _car(t, 170.0))
+    assert ticks == [0.0, 0.5, 0.8, 1.3]

@@ -215,7 +215,7 @@ def test_grabber_passes_over_frames_want_refuses(tmp_path: Path) -> None:
     grabber = Grabber(CameraSource("w", str(clip)), drop_oldest=False)
     asked: list[float] = []
 
-    def want(t: float) -> bool:  # every third frame, and none after 0.75 s
+    def want(t: float, segment: int) -> bool:  # every third frame, and none after 0.75 s
         asked.append(t)
         return len(asked) % 3 == 1 and t < 0.75
 
@@ -238,7 +238,7 @@ def test_realtime_grabber_stamps_frames_when_their_time_comes(tmp_path: Path) ->
     grabber = Grabber(CameraSource("p", str(clip)), drop_oldest=False, realtime=True)
     asked: list[float] = []
 
-    def want(t: float) -> bool:  # every third frame
+    def want(t: float, segment: int) -> bool:  # every third frame
         asked.append(t)
         return len(asked) % 3 == 1
 
@@ -254,7 +254,7 @@ def test_grabber_refusing_everything_still_delivers(tmp_path: Path) -> None:
     clip = _tiny_clip(tmp_path / "r.mp4", n=10)
     grabber = Grabber(CameraSource("r", str(clip)), drop_oldest=False)
     grabber.MAX_SKIP = 3
-    grabber.want = lambda t: False
+    grabber.want = lambda t, segment: False
     frames = _drain(grabber)
     assert [f.seq for f in frames] == [4, 8]  # one frame after MAX_SKIP refusals
     assert [f.skipped for f in frames] == [3, 3] and grabber.unreported == 2
