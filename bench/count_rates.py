@@ -113,7 +113,11 @@ def main() -> int:
             log(f"[counts] {json.dumps(row)}")
     per_rate: dict[str, dict[str, Any]] = {}
     for rate in rates:
-        mine = [r for r in rows if (r["own_rate"] if rate == 0 else r["detect_fps"] == rate)]
+        mine = [
+            r
+            for r in rows
+            if (r["own_rate"] if rate == 0 else not r["own_rate"] and r["detect_fps"] == rate)
+        ]
         err, total = sum(r["error"] for r in mine), sum(r["vehicles"] for r in mine)
         per_rate["own" if rate == 0 else f"{rate:g}"] = {
             "error": err,

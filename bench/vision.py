@@ -378,7 +378,7 @@ def run_capacity(
         "violations": dict(sorted(rules.items())),
         "sustained": ok,
     }
-    if hand is not None:
+    if hand is not None and counted:  # a latency run of the probe alone counts nothing
         crossed_by, period = hand
         expected = sum(expected_crossings(s, period, crossed_by) for s in streamed)
         out["counts"] = count_figures(crossings, expected, sum(streamed) / period)
