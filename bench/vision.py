@@ -78,7 +78,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any, Literal
 
 import yaml
@@ -263,11 +264,12 @@ def run_baseline(
     }
 
 
-def pass_counts(clip: Path) -> tuple[list[float], float] | None:
+@cache
+def pass_counts(clip: Path) -> tuple[tuple[float, ...], float] | None:
     """The hand counts' ``crossed_by_s`` of a looping clip (when each counted vehicle is over
     its line) and the seconds of one pass, or ``None`` when the clip has none. A looping
     source starts its next pass one frame (0.04 s) after the last frame's time
-    (:meth:`vision.source.CameraSource._lost`)."""
+    (:meth:`vision.source.CameraSource._lost`). Decodes the clip once per process."""
     spec = yaml.safe_load(HAND.read_text(encoding="utf-8"))["clips"].get(clip.name)
     if spec is None or "crossed_by_s" not in spec:
         return None
@@ -276,10 +278,10 @@ def pass_counts(clip: Path) -> tuple[list[float], float] | None:
     while (t := src.grab()) is not None:
         last = t
     src.close()
-    return [float(x) for x in spec["crossed_by_s"]], last + 0.04
+    return tuple(float(x) for x in spec["crossed_by_s"]), last + 0.04
 
 
-def expected_crossings(streamed_s: float, period: float, crossed_by: list[float]) -> int:
+def expected_crossings(streamed_s: float, period: float, crossed_by: Sequence[float]) -> int:
     """Crossings a looping copy should have counted after ``streamed_s`` of stream time: every
     crossing of each whole pass, and those of the last pass that were over by its end."""
     full, rest = divmod(streamed_s, period)

@@ -66,11 +66,12 @@ def frame_filter(period: float, evidence_fps: float) -> Callable[[float, int], b
     (times in order; ``segment`` counts the breaks before it) is a tick or a ring frame, as
     the pipeline will decide on the frames it gets."""
     ticks, ring = TickClock(period), Spacing(1.0 / evidence_fps)
-    last = [0]  # the segment of the previous frame
+    last = 0  # the segment of the previous frame
 
     def want(t: float, segment: int) -> bool:
-        if segment != last[0]:
-            last[0] = segment
+        nonlocal last
+        if segment != last:
+            last = segment
             ticks.restart()
         tick = ticks.take(t)
         kept = ring.take(t)  # a tick frame goes into the ring too
