@@ -179,9 +179,10 @@ class Settings(BaseSettings):
     )
     vision_preprocess: Literal["auto", "host", "device"] = Field(
         default="auto",
-        description="Where the detector's letterbox and NMS run: auto = on the GPU with it "
-        "(vision.device_batch, no per-frame CPU work), else on the host (ultralytics' "
-        "predictor); device needs .pt weights on PyTorch.",
+        description="Where the detector's letterbox and NMS run: auto = beside the network "
+        "on a GPU (vision.device_batch, no per-frame CPU work) and on OpenVINO "
+        "(vision.openvino_batch: scaling in the compiled graph, static input shapes), else "
+        "on the host (ultralytics' predictor, also host); device needs .pt weights.",
     )
     model_cache_dir: Path | None = Field(
         default=None,

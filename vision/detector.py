@@ -6,14 +6,14 @@ names (``motorbike``, not COCO's ``motorcycle``). Plugins register under a ``typ
 inference server) can be added without touching the pipeline. :func:`from_ultralytics` is the
 only place that reads ultralytics' result objects; everything after it sees numpy arrays. On
 a GPU (``IOC_VISION_PREPROCESS=auto``) the predictor is bypassed: :mod:`vision.device_batch`
-letterboxes, infers and runs NMS on the GPU and hands back plain rows (:func:`from_rows`).
+letterboxes, infers and runs NMS on the GPU and hands back plain rows (:func:`from_rows`);
+on OpenVINO :mod:`vision.openvino_batch` does the same on the CPU (``host``: the predictor).
 
 ultralytics is imported lazily, after :func:`prepare_ultralytics_env` has set
 ``YOLO_OFFLINE=1`` (no DNS probes, no pip auto-install) and ``YOLO_CONFIG_DIR`` under
 ``IOC_HOME`` (it writes its settings file on import). On a CPU with the ``openvino`` package
 the ``.pt`` weights run as their OpenVINO export (:mod:`vision.openvino_export`, cached in
-``~/.cache/ioc/models``), through ultralytics' own OpenVINO backend: same pre- and post-processing,
-same boxes, less time.
+``~/.cache/ioc/models``): ultralytics' letterbox and NMS rules, the same boxes, less time.
 
 Example::
 
@@ -40,6 +40,7 @@ from vision.config import CameraConfigError, load_cameras
 from vision.device import DevicePlan, cuda_device_count, plan_device
 from vision.device_batch import DeviceBatch
 from vision.int8_export import MAX_DROP, int8_model
+from vision.openvino_batch import OpenVinoBatch
 from vision.openvino_export import (
     ExportError,
     default_cache_dir,
@@ -315,11 +316,13 @@ class UltralyticsDetector:
         self.weights = weights  # what runs: the weights file, or their OpenVINO export folder
         names: dict[int, str] = self._model.names
         self._names = names
-        self._on_device = (
-            DeviceBatch.load(weights, self.plan.device, self.plan.half)
-            if self.plan.preprocess == "device"
-            else None
-        )
+        self._on_device: DeviceBatch | OpenVinoBatch | None = None
+        if self.plan.preprocess == "device":
+            self._on_device = (
+                OpenVinoBatch.load(weights, spec.torch_threads)
+                if self.plan.runtime == "openvino"
+                else DeviceBatch.load(weights, self.plan.device, self.plan.half)
+            )
         self._classes = sorted(i for i, n in names.items() if n in COCO_TO_CLASS)
         self._threads_set = False
         self.inference_s = 0.0
@@ -400,8 +403,12 @@ class UltralyticsDetector:
 
         The fp32 export is *run* in bf16 where the CPU has native bf16 (AMX, AVX512_BF16):
         that is the plugin's default, and about 1.8x faster per inference there."""
-        if self.plan.runtime != "openvino" or self._on_device is not None:
+        if self.plan.runtime != "openvino" or isinstance(self._on_device, DeviceBatch):
             return None
+        if isinstance(self._on_device, OpenVinoBatch):
+            done = self._on_device.compiled
+            hint = done[0].get_property("INFERENCE_PRECISION_HINT") if done else None
+            return None if hint is None else str(hint.get_type_name())
         predictor = getattr(self._model, "predictor", None)
         backend = getattr(getattr(predictor, "model", None), "backend", None)
         compiled = getattr(backend, "ov_compiled_model", None)
@@ -421,8 +428,9 @@ class UltralyticsDetector:
         import torch
 
         torch.set_num_threads(self.spec.torch_threads)
-        if self.plan.runtime == "openvino" and self._on_device is None:
-            limit_openvino_threads(self._model, self.weights, self.spec.torch_threads)
+        if self.plan.runtime == "openvino":
+            if self._on_device is None:  # OpenVinoBatch compiled with its threads already
+                limit_openvino_threads(self._model, self.weights, self.spec.torch_threads)
             logger.info(
                 "OpenVINO: %d thread(s), computing in %s",
                 self.spec.torch_threads,

@@ -39,7 +39,8 @@ class DevicePlan:
     """The decision: torch device string, fp16 or not, frames per inference, the inference
     runtime (``torch``: the weights as given; ``openvino``: their OpenVINO export), where the
     letterbox and NMS run (``host``: ultralytics' predictor, OpenCV on the CPU; ``device``:
-    :mod:`vision.device_batch`, torch on the inference device), and why."""
+    beside the network - :mod:`vision.device_batch` in torch on its device, or
+    :mod:`vision.openvino_batch` with the scaling compiled into the OpenVINO graph), and why."""
 
     device: str
     half: bool
@@ -72,8 +73,8 @@ def plan_device(
     (``IOC_VISION_CPU_RUNTIME``) is ``auto`` (OpenVINO when ``openvino`` says the package is
     present and the weights are ``.pt``), ``torch`` or ``openvino`` (an error if impossible).
     ``preprocess`` (``IOC_VISION_PREPROCESS``) is ``auto`` (on the device for a GPU with
-    ``.pt`` weights, on the host otherwise), ``host`` or ``device`` (``.pt`` weights on
-    PyTorch only).
+    ``.pt`` weights and for OpenVINO, on the host otherwise), ``host`` (ultralytics'
+    predictor) or ``device`` (``.pt`` weights only).
 
     Example: ``plan_device("auto", cuda_devices=0, model_suffix=".pt", cameras=4,
     max_batch=8)`` -> ``DevicePlan('cpu', False, 1, ...)``.
@@ -89,12 +90,24 @@ def plan_device(
     if req == "cpu" or (req == "auto" and cuda_devices == 0):
         why = "asked for" if req == "cpu" else "no CUDA device"
         runtime = _cpu_runtime(cpu_runtime, flexible=flexible, openvino=openvino)
-        where = _preprocess(preprocess, usable=runtime == "torch" and flexible, default="host")
+        on_openvino = runtime == "openvino"
+        where = _preprocess(
+            preprocess,
+            usable=flexible,
+            default="device" if on_openvino else "host",
+        )
+        how = (
+            "ultralytics' predictor"
+            if where == "host"
+            else "letterbox into a reused canvas, scaling in the OpenVINO graph"
+            if on_openvino
+            else "letterbox and NMS in torch"
+        )
         return DevicePlan(
             "cpu",
             False,
             1,
-            f"CPU ({why}): {runtime}, fp32, one frame per inference, letterbox on the {where}",
+            f"CPU ({why}): {runtime}, fp32, one frame per inference, {how}",
             runtime,
             where,
         )
@@ -129,7 +142,7 @@ def _preprocess(asked: str, *, usable: bool, default: Preprocess) -> Preprocess:
     if asked == "host" or (asked == "auto" and (default == "host" or not usable)):
         return "host"
     if not usable:
-        raise ValueError("preprocess 'device' needs .pt weights run by PyTorch")
+        raise ValueError("preprocess 'device' needs .pt weights (run by PyTorch or OpenVINO)")
     return "device"
 
 

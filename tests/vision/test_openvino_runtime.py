@@ -18,6 +18,8 @@ from fixtures.video import clip_frames
 
 from ioc.settings import Settings
 from vision.detector import DetectorSpec, UltralyticsDetector, prepare_weights
+from vision.device_batch import canvas_size
+from vision.openvino_batch import OpenVinoBatch
 from vision.openvino_export import ExportError, openvino_available, openvino_model
 
 CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
@@ -114,12 +116,14 @@ def test_a_limited_thread_count_is_not_pinned_to_the_first_cores(
 ) -> None:
     # Several camera processes on one host each limit their threads; pinned, they would all
     # run on core 0 (two 1-thread processes measured at half speed each).
-    det = cpu_detector(tmp_path_factory.mktemp("yolo"), runtime="auto", cache_dir=cache)
-    det.detect(_frames(1), [0.0])  # the thread count is applied on the first call
-    model: Any = det._model
-    compiled = model.predictor.model.backend.ov_compiled_model
-    assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
-    assert compiled.get_property("ENABLE_CPU_PINNING") is False
+    for preprocess in ("auto", "host"):  # vision.openvino_batch, ultralytics' predictor
+        det = cpu_detector(
+            tmp_path_factory.mktemp("yolo"), runtime="auto", preprocess=preprocess, cache_dir=cache
+        )
+        det.detect(_frames(1), [0.0])  # the predictor's thread count is set on the first call
+        (compiled,) = _compiled(det)
+        assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
+        assert compiled.get_property("ENABLE_CPU_PINNING") is False
 
 
 def test_the_precision_openvino_computes_in_is_reported(
@@ -127,14 +131,61 @@ def test_the_precision_openvino_computes_in_is_reported(
 ) -> None:
     # The fp32 export runs in bf16 on CPUs with native bf16 (AMX, AVX512_BF16): the bench
     # and the log say which, since it moves speed and, rarely, a class vote.
-    det = cpu_detector(tmp_path_factory.mktemp("yolo"), runtime="auto", cache_dir=cache)
-    assert det.inference_precision is None  # not compiled before the first detection
-    det.detect(_frames(1), [0.0])
+    for preprocess in ("auto", "host"):
+        det = cpu_detector(
+            tmp_path_factory.mktemp("yolo"), runtime="auto", preprocess=preprocess, cache_dir=cache
+        )
+        assert det.inference_precision is None  # not compiled before the first detection
+        det.detect(_frames(1), [0.0])
+        (compiled,) = _compiled(det)
+        expected = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
+        assert det.inference_precision == expected
+        assert expected in {"f32", "bf16", "f16"}
+
+
+def test_the_direct_openvino_path_finds_the_predictors_boxes(
+    cache: Path, tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
+) -> None:
+    # vision.openvino_batch (static canvas, scaling in the graph, the GPU path's NMS) against
+    # ultralytics' predictor on the same export, on two frame shapes and two input sizes.
+    yolo = tmp_path_factory.mktemp("yolo")
+    direct = cpu_detector(yolo, runtime="auto", preprocess="auto", cache_dir=cache)
+    predictor = cpu_detector(yolo, runtime="auto", preprocess="host", cache_dir=cache)
+    assert direct.plan.preprocess == "device" and predictor.plan.preprocess == "host"
+    street = clip_frames(
+        SETTINGS.shared_dir / "data" / "video" / "us_residential_street_cam.mp4", 1
+    )
+    junction = _frames(2)
+    frames = [junction[0], street[0], junction[1]]
+    ts = [0.0, 1.0, 2.0]
+    matched = 0
+    for sizes in (None, [640, 960, 640]):
+        for a, b in zip(
+            direct.detect(frames, ts, sizes), predictor.detect(frames, ts, sizes), strict=True
+        ):
+            assert a.t == b.t and a.names == b.names
+            # bf16 kernels differ between a static and a dynamic compile: a box near the
+            # confidence threshold may come and go, the others agree to within 2 px
+            assert abs(len(a.xyxy) - len(b.xyxy)) <= 2
+            for box, cls in zip(b.xyxy, b.class_id, strict=True):
+                gap = np.abs(a.xyxy - box).max(axis=1) if len(a.xyxy) else np.array([np.inf])
+                j = int(np.argmin(gap))
+                if gap[j] < 2.0:
+                    assert a.class_id[j] == cls
+                    matched += 1
+    canvases = {canvas_size([f.shape[:2]], size, 32) for f in frames for size in (640, 960)}
+    canvases.discard(canvas_size([junction[0].shape[:2]], 960, 32))  # junction: 640 only
+    assert len(_compiled(direct)) == len(canvases)  # compiled once per canvas shape
+    assert matched >= 40
+
+
+def _compiled(det: UltralyticsDetector) -> list[Any]:
+    """The OpenVINO models the detector compiled: one per canvas on the direct path, the
+    predictor's one otherwise."""
+    if isinstance(det._on_device, OpenVinoBatch):
+        return det._on_device.compiled
     model: Any = det._model
-    compiled = model.predictor.model.backend.ov_compiled_model
-    expected = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
-    assert det.inference_precision == expected
-    assert expected in {"f32", "bf16", "f16"}
+    return [model.predictor.model.backend.ov_compiled_model]
 
 
 def test_a_supervisor_prepares_the_export_the_detector_then_runs(
@@ -158,3 +209,21 @@ def test_a_supervisor_prepares_the_export_the_detector_then_runs(
     assert prepare_weights(on_torch) == SETTINGS.model_path  # nothing to build
     with pytest.raises(FileNotFoundError, match="weights not found"):
         prepare_weights(replace(spec, model_path=tmp_path / "missing.pt"))
+
+
+def test_frames_of_another_shape_leave_no_picture_in_the_padding(cache: Path) -> None:
+    # One 640x480 canvas serves a 1006x720 junction frame (a 640x458 picture, grey bands)
+    # and a 640x480 frame (no bands): after the second, the first's bands are grey again.
+    batch = OpenVinoBatch.load(openvino_model(SETTINGS.model_path, cache), threads=1)
+    junction = _frames(1)[0]
+    full = np.full((480, 640, 3), 200, np.uint8)
+    for frame in (junction, full, junction):
+        batch.detect([frame], 640, 0.25)
+    (canvas,) = batch._canvases.values()
+    p = canvas.placement
+    assert p is not None and p.top > 0 and p.new_h + 2 * p.top <= 480
+    assert (canvas.image[0, : p.top] == 114).all() and (
+        canvas.image[0, p.top + p.new_h :] == 114
+    ).all()
+    with pytest.raises(ValueError, match="frame 0: expected uint8 BGR"):
+        batch.detect([junction[:, :, 0]], 640, 0.25)

@@ -79,18 +79,23 @@ def test_cpu_runtime_openvino_when_present_for_pytorch_weights() -> None:
         plan("tensorrt")
 
 
-def test_preprocess_on_the_gpu_by_default_on_the_host_on_a_cpu() -> None:
+def test_preprocess_beside_the_network_on_a_gpu_and_on_openvino() -> None:
     def plan(asked: str, cuda: int = 1, suffix: str = ".pt", runtime: str = "torch") -> str:
         return _plan(runtime, suffix, cuda=cuda, preprocess=asked).preprocess
 
     assert plan("auto") == "device"
     assert plan("host") == "host"
-    assert plan("auto", cuda=0) == "host"
+    assert plan("auto", cuda=0) == "host"  # PyTorch on a CPU: ultralytics' predictor
     assert plan("device", cuda=0) == "device"  # torch on the CPU: allowed (tests use it)
+    assert plan("auto", cuda=0, runtime="openvino") == "device"  # vision.openvino_batch
+    assert plan("host", cuda=0, runtime="openvino") == "host"
     assert plan("auto", suffix=".onnx") == "host"
-    with pytest.raises(ValueError, match=r"needs \.pt weights run by PyTorch"):
+    assert plan("auto", cuda=0, suffix=".onnx", runtime="auto") == "host"
+    with pytest.raises(ValueError, match=r"needs \.pt weights"):
         plan("device", suffix=".onnx")
-    with pytest.raises(ValueError, match=r"needs \.pt weights run by PyTorch"):
-        plan("device", cuda=0, runtime="openvino")
+    with pytest.raises(ValueError, match=r"needs \.pt weights"):
+        plan("device", cuda=0, suffix=".onnx")
     with pytest.raises(ValueError, match="expected one of"):
         plan("gpu")
+    reason = _plan("openvino", ".pt", cuda=0, preprocess="auto").reason
+    assert "scaling in the OpenVINO graph" in reason
