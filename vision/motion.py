@@ -62,9 +62,15 @@ def small_grey(frame: NDArray[np.uint8], width: int, blur: int = 3) -> NDArray[n
     height = max(1, round(h * width / w))
     # grey first: the area resize then averages one channel instead of three (1.3-1.7 ms
     # instead of 2.3-2.6 per 720p frame; grey levels differ by at most 1 from the other order)
-    grey = cv2.resize(
-        cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (width, height), interpolation=cv2.INTER_AREA
-    )
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    # then halve with area averaging while the result stays twice the width asked for:
+    # OpenCV's 2x area resize is a fast path, an arbitrary ratio is not (grey, resize and
+    # blur of a 1006x720 frame: 0.67 against 1.79 ms; grey levels within 2 of a single
+    # resize's at the 99th percentile, 6 at most; session 18)
+    while grey.shape[1] >= 4 * width:
+        half = (grey.shape[1] // 2, grey.shape[0] // 2)
+        grey = cv2.resize(grey, half, interpolation=cv2.INTER_AREA)
+    grey = cv2.resize(grey, (width, height), interpolation=cv2.INTER_AREA)
     if blur > 1:
         grey = cv2.GaussianBlur(grey, (blur, blur), 0)
     return np.asarray(grey, dtype=np.uint8)

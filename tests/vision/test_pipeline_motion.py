@@ -3,6 +3,7 @@ forces a refresh now and then."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vision.config import CameraConfig
@@ -61,3 +62,17 @@ def test_motion_outside_the_roi_is_ignored() -> None:
     assert not gate.check(_frame(400), 0.1).detect  # the "car" moves far from the zone
     a, b = small_grey(_frame(300), 192), small_grey(_frame(400), 192)
     assert changed_fraction(a, b, 24) > 0.01  # ... though the frame did change
+
+
+def test_large_frames_are_halved_first_and_agree_with_one_area_resize() -> None:
+    # 1920 -> 960 -> 480 by 2x area steps (OpenCV's fast path), then to 192: the grey levels
+    # stay near those of one area resize, far inside the gate's 24-level threshold
+    rng = np.random.default_rng(1)
+    img = cv2.resize(rng.integers(0, 255, (108, 192, 3), dtype=np.uint8), (1920, 1080))
+    one = cv2.resize(
+        cv2.cvtColor(img, cv2.COLOR_BGR2GRAY), (192, 108), interpolation=cv2.INTER_AREA
+    )
+    got = small_grey(img, 192, blur=1)
+    assert got.shape == (108, 192)
+    diff = np.abs(got.astype(int) - one.astype(int))
+    assert diff.max() <= 8 and diff.mean() < 2.0
