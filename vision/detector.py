@@ -173,6 +173,10 @@ def empty_detections(t: float) -> Detections:
 
 ClassMap = Mapping[str, str]  # a camera's COCO name -> project class (``class_map``)
 MAPPED_NMS_IOU = 0.7  # ultralytics' own NMS threshold
+# Four-wheelers suppress each other: a pickup comes back as a "car" and a "truck" box of the
+# same spot from the per-class NMS, and the second box starts or steals a track.
+_FOUR_WHEELERS = ("car", "truck", "bus")
+_NMS_GROUP = {CLASS_NAMES.index(n): CLASS_NAMES.index("car") for n in _FOUR_WHEELERS}
 
 
 def from_ultralytics(result: Any, t: float, extra: ClassMap | None = None) -> Detections:
@@ -215,12 +219,12 @@ def from_rows(
     keep = np.array([int(c) in lookup for c in coco], dtype=bool)
     class_id = np.array([lookup[int(c)] for c in coco[keep]], dtype=np.int64)
     xyxy, conf = xyxy[keep], np.clip(conf[keep], 0.0, 1.0)
-    if extra and len(class_id) > 1:
+    if len(class_id) > 1:
         wh = xyxy[:, 2:] - xyxy[:, :2]
         kept = cv2.dnn.NMSBoxesBatched(
             np.hstack([xyxy[:, :2], wh]).tolist(),
             conf.tolist(),
-            class_id.tolist(),
+            [_NMS_GROUP.get(int(c), int(c)) for c in class_id],
             0.0,
             MAPPED_NMS_IOU,
         )

@@ -3,6 +3,7 @@ missed for a frame, and the tracker carries objects over still frames."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -123,3 +124,48 @@ def test_buffered_iou_follows_a_vehicle_that_moves_its_own_length_between_detect
         out = tracker.update(_dets(0.5 * k, [(400.0, top, 430.0, top + 50)], [MOTORBIKE]))
         ids += [int(i) for i in (out.track_id if out.track_id is not None else [])]
     assert len(ids) == tracked and len(set(ids)) == 1
+
+
+def _us_street_ids(monkeypatch: pytest.MonkeyPatch, gate: bool) -> dict[float, dict[int, int]]:
+    """The US street's first 5.4 s of boxes at 3 detections/s through the tracker: per
+    detector frame, anchor y (px, rounded) -> track id of the boxes in the near lane."""
+    import vision.tracking
+    from vision.tracking import ObjectTracker, TrackerConfig
+
+    if not gate:  # the failure the gate prevents: buffered IoU makes the match
+        monkeypatch.setattr(vision.tracking, "_refuse_backwards", lambda *a: None)
+    doc = json.loads((Path(__file__).parent / "us_street_3fps_boxes.json").read_text())
+    tracker = ObjectTracker(TrackerConfig(), ticks_per_s=3)
+    out: dict[float, dict[int, int]] = {}
+    for frame in doc["frames"]:
+        rows = frame["boxes"]
+        found = tracker.update(
+            Detections(
+                frame["t"],
+                np.array([r[:4] for r in rows], dtype=np.float64).reshape(-1, 4),
+                np.array([r[4] for r in rows], dtype=np.float64),
+                np.array([CLASS_NAMES.index(r[5]) for r in rows], dtype=np.int64),
+                CLASS_NAMES,
+            )
+        )
+        assert found.track_id is not None
+        out[frame["t"]] = {
+            round(float(b[3])): int(i)
+            for b, i in zip(found.xyxy, found.track_id, strict=True)
+            if 240 < (b[0] + b[2]) / 2 < 400  # the near lane
+        }
+    return out
+
+
+@pytest.mark.parametrize("gate", [True, False], ids=["gate", "no-gate"])
+def test_a_lost_track_does_not_take_the_car_coming_up_behind_it(
+    gate: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Real boxes: the hatchback (bottom at y 280 at 3.37 s, then lost) and the sedan behind
+    # it (y 182, 207, then 247 at 5.37 s). Without the gate the lost hatchback's track takes
+    # the sedan's box at 5.37 s, 33 px behind where the hatchback was last seen: the sedan's
+    # crossing of the street line (y 230) goes to a vehicle that had already crossed.
+    ids = _us_street_ids(monkeypatch, gate)
+    hatchback, sedan = ids[3.37][280], ids[5.034][207]
+    assert hatchback != sedan and ids[4.701][182] == sedan
+    assert ids[5.366][247] == (sedan if gate else hatchback)
