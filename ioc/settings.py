@@ -182,7 +182,8 @@ class Settings(BaseSettings):
         description="Where the detector's letterbox and NMS run: auto = beside the network "
         "on a GPU (vision.device_batch, no per-frame CPU work) and on OpenVINO "
         "(vision.openvino_batch: scaling in the compiled graph, static input shapes), else "
-        "on the host (ultralytics' predictor, also host); device needs .pt weights.",
+        "on the host (ultralytics' predictor, which host selects anywhere); device needs .pt "
+        "weights.",
     )
     model_cache_dir: Path | None = Field(
         default=None,

@@ -203,8 +203,9 @@ def from_rows(
 
     With ``extra`` (a camera's ``class_map``) its COCO classes are read as the vehicle class
     it names. NMS ran per COCO class, so one vehicle can come back as, say, a ``car`` and a
-    ``cell phone`` box: after renaming, overlapping boxes of one project class are suppressed
-    again (OpenCV's batched NMS, IoU 0.7, the higher confidence kept)."""
+    ``cell phone`` box, or a pickup as a ``car`` and a ``truck``: after renaming, overlapping
+    boxes of one project class, and of cars, trucks and buses among each other, are
+    suppressed again (OpenCV's batched NMS, IoU 0.7, the higher confidence kept)."""
     if len(rows) == 0:
         return empty_detections(t)
     xyxy = np.asarray(rows[:, :4], dtype=np.float64).reshape(-1, 4)
