@@ -48,6 +48,7 @@ class TrackPoint:
     cls: str
     bbox: tuple[float, float, float, float]
     conf: float
+    tentative: bool = False  # the first box of a track ByteTrack has not confirmed (yet)
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.bbox
@@ -81,6 +82,7 @@ class Detections:
     class_id: NDArray[np.int64]
     names: tuple[str, ...]
     track_id: NDArray[np.int64] | None = None
+    tentative: NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n = self.xyxy.shape[0] if self.xyxy.ndim == 2 else -1
@@ -90,6 +92,7 @@ class Detections:
             ("conf", self.conf),
             ("class_id", self.class_id),
             ("track_id", self.track_id),
+            ("tentative", self.tentative),
         ):
             if arr is not None and arr.shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},), got {arr.shape}")
@@ -111,6 +114,9 @@ class Detections:
         """Track points of the rows that carry a track id."""
         if self.track_id is None:
             return []
+        tentative = (
+            self.tentative if self.tentative is not None else np.zeros(len(self.conf), dtype=bool)
+        )
         return [
             TrackPoint(
                 self.t,
@@ -118,8 +124,11 @@ class Detections:
                 self.names[int(c)],
                 (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
                 float(s),
+                bool(new),
             )
-            for b, s, c, tid in zip(self.xyxy, self.conf, self.class_id, self.track_id, strict=True)
+            for b, s, c, tid, new in zip(
+                self.xyxy, self.conf, self.class_id, self.track_id, tentative, strict=True
+            )
             if tid >= 0
         ]
 

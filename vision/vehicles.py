@@ -16,6 +16,11 @@ holds more than 15 cars). :class:`VehicleLedger` turns fragments into vehicles:
   its own, rebuilt from its points. Seen on the US street at 5 detections/s: a car waiting at
   the far end was lost for 1.4 s, a car starting beside it was linked to its vehicle, then
   both drove across the line one after the other and counted once;
+* **unconfirmed boxes** - a track's first box, before ByteTrack confirms the track
+  (``TrackPoint.tentative``), starts or continues a vehicle like any fragment, with two
+  limits: a vehicle counts only if one of its boxes is of a confirmed track, and a vehicle
+  held by an unconfirmed box takes no second one (session 18: chains of single boxes at
+  junction B's bottom edge walked one rider's vehicle over to another's);
 * **class vote** - the class is the confidence-weighted vote over all its observations;
 * **minimum length** - a vehicle seen at fewer than ``min_points`` detector observations is noise;
 * **line crossings** - per counting line the side of the anchor (bottom centre; the centre with
@@ -76,6 +81,8 @@ class Vehicle:
     cross_wall: dict[str, float] = field(default_factory=dict)
     speed_first: tuple[float, Point] | None = None
     speed_last: tuple[float, Point] | None = None
+    confirmed: bool = False  # one of its boxes is of a track ByteTrack confirmed
+    tentative: bool = False  # its last box is a single unconfirmed one
     track_id: int = -1  # the track that holds it now
     # per link: the track that held it before, and the vehicle as it was then
     links: list[tuple[int, Vehicle]] = field(default_factory=list)
@@ -150,8 +157,8 @@ class VehicleLedger:
         return dict(self._live)
 
     def present(self, t: float) -> list[Vehicle]:
-        """Vehicles seen at tick ``t`` (for occupancy)."""
-        return [v for v in self._live.values() if v.last_t >= t - 1e-9]
+        """Vehicles seen at tick ``t`` (for occupancy); not one of unconfirmed boxes alone."""
+        return [v for v in self._live.values() if v.last_t >= t - 1e-9 and v.confirmed]
 
     def observe(self, tracks: Mapping[int, Track], t: float, wall: float) -> list[Vehicle]:
         """Feed the tracks at tick ``t``; returns the vehicles that finished (gone for good)."""
@@ -250,6 +257,8 @@ class VehicleLedger:
             gap = t - v.last_t
             if v.vid in touched or gap <= 0 or gap > self.tuning.max_gap_s or v.family != fam:
                 continue
+            if p.tentative and v.tentative:
+                continue  # no chains of single unconfirmed boxes
             guess = (v.last[0] + v.velocity[0] * gap, v.last[1] + v.velocity[1] * gap)
             d = segment_distance(self._anchor(p), v.last, guess)
             if d <= self.tuning.link_px + 0.25 * max(v.box_h, p.bbox[3] - p.bbox[1]):
@@ -270,6 +279,8 @@ class VehicleLedger:
             v.votes[p.cls] = v.votes.get(p.cls, 0.0) + p.conf
         v.last_t, v.last_wall, v.last, v.box_h = p.t, wall, a, p.bbox[3] - p.bbox[1]
         v.track_id = p.track_id
+        v.confirmed = v.confirmed or not p.tentative
+        v.tentative = p.tentative
         v.max_disp = max(v.max_disp, math.dist(a, v.start))
         for lane_id, poly in self.lanes.items():
             if poly.contains(a):
@@ -315,4 +326,4 @@ class VehicleLedger:
 
     def counts(self, v: Vehicle) -> bool:
         """A vehicle worth counting: a vehicle class, seen often enough."""
-        return v.cls in VEHICLE_CLASSES and v.points >= self.tuning.min_points
+        return v.cls in VEHICLE_CLASSES and v.points >= self.tuning.min_points and v.confirmed

@@ -257,3 +257,59 @@ def test_a_camera_looking_down_counts_from_the_box_centre() -> None:
     assert along_road.crossings == {}
     (looking_down,) = run(camera(counting={"anchor": "centre"}), legs)
     assert looking_down.crossings == {"entry": ("backward", pytest.approx(1000.2))}
+
+
+def _feed(cam: CameraConfig, ticks: Sequence[tuple[float, list[TrackPoint]]]) -> list[Vehicle]:
+    """Points per tick (their own times) through TrackBook + VehicleLedger, then flush."""
+    ledger, book = VehicleLedger(cam), TrackBook(max_gap_s=2.0)
+    done: list[Vehicle] = []
+    for t, pts in ticks:
+        done += ledger.observe(book.update(pts, t), t, wall=1000.0 + t)
+    return done + ledger.flush()
+
+
+def _box(t: float, tid: int, y: float, tentative: bool = False) -> TrackPoint:
+    return TrackPoint(t, tid, "car", (285.0, y - 60, 315.0, y), 0.6, tentative)
+
+
+def _driving(tid: int = 1) -> list[tuple[float, list[TrackPoint]]]:
+    """A car at 3 detections/s, confirmed, up to 40 px short of the line (y 400), then lost."""
+    return [(t, [_box(t, tid, y)]) for t, y in ((0.0, 600.0), (0.333, 520.0), (0.667, 440.0))]
+
+
+def test_an_unconfirmed_box_past_the_line_continues_a_lost_vehicle() -> None:
+    # Seen on the US street at 3/s: a pickup lost one tick before the line was found again
+    # past it, at a confidence too low for ByteTrack to match it, and that track was never
+    # confirmed; its single box still carries the pickup across the line
+    ticks = [*_driving(), (1.0, [_box(1.0, 2, 360.0, tentative=True)])]
+    (v,) = _feed(camera(), ticks)
+    assert v.crossings == {"entry": ("forward", pytest.approx(1001.0))} and v.fragments == 2
+
+
+def test_unconfirmed_boxes_alone_are_no_vehicle() -> None:
+    # Seen on junction B: single boxes of 0.2-0.3 confidence, none ever confirmed, each
+    # near the last, would have made a "vehicle" crossing the line
+    ledger, book = VehicleLedger(camera()), TrackBook(max_gap_s=2.0)
+    done: list[Vehicle] = []
+    for k in range(6):
+        t = round(k / 3, 3)
+        done += ledger.observe(book.update([_box(t, 10 + k, 600 - 50 * k, True)], t), t, 1000 + t)
+        assert ledger.present(t) == []  # not in the occupancy either
+    assert done + ledger.flush() == []
+
+
+def test_two_unconfirmed_boxes_in_a_row_do_not_chain() -> None:
+    # Seen on junction B at 4/s: chains of single boxes of riders entering at the bottom edge
+    # walked one rider's vehicle over to another's. A vehicle held by an unconfirmed box takes
+    # no second one: here the car's vehicle stops short of the line
+    ticks = [
+        *_driving(),
+        (1.0, [_box(1.0, 2, 420.0, tentative=True)]),
+        (1.333, [_box(1.333, 3, 360.0, tentative=True)]),
+    ]
+    (v,) = _feed(camera(), ticks)
+    assert v.fragments == 2 and v.crossings == {}
+    # a confirmed track may follow an unconfirmed box: the vehicle then crosses
+    ticks[-1] = (1.333, [_box(1.333, 3, 360.0)])
+    (v,) = _feed(camera(), ticks)
+    assert v.fragments == 3 and v.crossings == {"entry": ("forward", pytest.approx(1001.333))}

@@ -122,7 +122,8 @@ def test_buffered_iou_follows_a_vehicle_that_moves_its_own_length_between_detect
     for k in range(6):
         top = 600.0 - 55 * k  # 50 px high, 55 px further up each frame
         out = tracker.update(_dets(0.5 * k, [(400.0, top, 430.0, top + 50)], [MOTORBIKE]))
-        ids += [int(i) for i in (out.track_id if out.track_id is not None else [])]
+        assert out.track_id is not None and out.tentative is not None
+        ids += [int(i) for i, new in zip(out.track_id, out.tentative, strict=True) if not new]
     assert len(ids) == tracked and len(set(ids)) == 1
 
 
@@ -169,3 +170,24 @@ def test_a_lost_track_does_not_take_the_car_coming_up_behind_it(
     hatchback, sedan = ids[3.37][280], ids[5.034][207]
     assert hatchback != sedan and ids[4.701][182] == sedan
     assert ids[5.366][247] == (sedan if gate else hatchback)
+
+
+def test_a_new_tracks_first_box_comes_out_tentative_and_keeps_its_id() -> None:
+    # ByteTrack confirms a track on its second detection; its first box comes out at once,
+    # marked tentative, under the id the confirmed track then keeps (a vehicle first seen
+    # just before a line, and confirmed past it, still crosses it)
+    from vision.tracking import ObjectTracker, TrackerConfig
+
+    tracker = ObjectTracker(TrackerConfig(), ticks_per_s=10)
+    tracker.update(_dets(0.0, [], []))  # ByteTrack confirms at once on its very first frame
+    first = tracker.update(_frame(1, with_bike=False))
+    second = tracker.update(_frame(2, with_bike=False))
+    assert first.tentative is not None and first.tentative.tolist() == [True]
+    assert second.tentative is not None and second.tentative.tolist() == [False]
+    assert first.track_id is not None and second.track_id is not None
+    assert first.track_id.tolist() == second.track_id.tolist()
+    held = tracker.carry(0.25)
+    assert held is not None and held.tentative is not None and not held.tentative.any()
+    quiet = ObjectTracker(TrackerConfig(emit_new=False), ticks_per_s=10)
+    quiet.update(_dets(0.0, [], []))
+    assert len(quiet.update(_frame(1, with_bike=False)).xyxy) == 0  # ByteTrack's own output
