@@ -325,5 +325,6 @@ class VehicleLedger:
         return [v for v in gone if self.counts(v)]
 
     def counts(self, v: Vehicle) -> bool:
-        """A vehicle worth counting: a vehicle class, seen often enough."""
+        """A vehicle worth counting: a vehicle class, seen often enough, and held by a track
+        ByteTrack confirmed at least once (not only by unconfirmed first boxes)."""
         return v.cls in VEHICLE_CLASSES and v.points >= self.tuning.min_points and v.confirmed
