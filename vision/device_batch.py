@@ -86,6 +86,15 @@ def to_frame(boxes: NDArray[np.float32], p: Placement, shape: tuple[int, int]) -
     boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, shape[0])
 
 
+def check_frames(frames: Sequence[NDArray[np.uint8]]) -> None:
+    """Raise ``ValueError`` naming the first frame that is not a uint8 BGR ``(h, w, 3)`` array."""
+    for i, frame in enumerate(frames):
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(
+                f"frame {i}: expected uint8 BGR (h, w, 3), got {frame.dtype} {frame.shape}"
+            )
+
+
 def batched_nms(pred: Any, conf: float, classes: Any | None) -> tuple[Any, Any]:
     """NMS for a whole batch in a few kernels (ultralytics' loops over the images in Python).
 
@@ -153,11 +162,7 @@ class DeviceBatch:
         import torch
         import torch.nn.functional as F
 
-        for i, frame in enumerate(frames):
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise ValueError(
-                    f"frame {i}: expected uint8 BGR (h, w, 3), got {frame.dtype} {frame.shape}"
-                )
+        check_frames(frames)
         shapes = [(int(f.shape[0]), int(f.shape[1])) for f in frames]
         canvas = canvas_size(shapes, imgsz, self.stride)
         out = torch.full(

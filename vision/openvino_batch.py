@@ -37,7 +37,15 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from vision.device_batch import PAD_VALUE, Placement, batched_nms, canvas_size, place, to_frame
+from vision.device_batch import (
+    PAD_VALUE,
+    Placement,
+    batched_nms,
+    canvas_size,
+    check_frames,
+    place,
+    to_frame,
+)
 
 STRIDE = 32  # YOLOv8's largest stride: canvas sides are multiples of it
 
@@ -127,11 +135,7 @@ class OpenVinoBatch:
         confidence, COCO class id; boxes below ``conf`` or of other ``classes`` dropped."""
         import torch
 
-        for i, frame in enumerate(frames):
-            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-                raise ValueError(
-                    f"frame {i}: expected uint8 BGR (h, w, 3), got {frame.dtype} {frame.shape}"
-                )
+        check_frames(frames)
         keep = None if classes is None else torch.tensor(list(classes))
         out: list[NDArray[np.float32]] = []
         for frame in frames:

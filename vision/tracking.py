@@ -89,6 +89,7 @@ def _buffered(base: Any) -> Any:
     moves more than its own length between detector frames, its boxes no longer overlap and
     plain IoU starts a new track each time; grown boxes still overlap. The low-score second
     pass keeps ByteTrack's plain IoU."""
+    from ultralytics.trackers.basetrack import TrackState
     from ultralytics.trackers.utils import matching
 
     class Buffered(base):  # type: ignore[misc]
@@ -105,7 +106,7 @@ def _buffered(base: Any) -> Any:
                 if self.args.fuse_score:
                     dists = matching.fuse_score(dists, detections)
             if self.motion and len(tracks) and len(detections):
-                _refuse_backwards(dists, tracks, detections, self.motion)
+                _refuse_backwards(dists, tracks, detections, self.motion, TrackState.Lost)
             return dists
 
     return Buffered
@@ -121,16 +122,19 @@ class _Motion:
     velocity: tuple[float, float] | None
 
 
-LOST = 2  # ultralytics' TrackState.Lost
 MIN_SPEED_PX_S = 20.0  # slower tracks are not judged by direction
 BACK_TOLERANCE = 0.2  # of the box's length along its way: how far back a lost track may return
 
 
 def _refuse_backwards(
-    dists: NDArray[np.float64], tracks: list[Any], detections: list[Any], motion: dict[int, _Motion]
+    dists: NDArray[np.float64],
+    tracks: list[Any],
+    detections: list[Any],
+    motion: dict[int, _Motion],
+    lost: int,
 ) -> None:
-    """A lost track may not take a detection that lies behind where it was last seen, against
-    the way it was going (more than ``BACK_TOLERANCE`` of its box's length along that way):
+    """A lost track (state ``lost``, ultralytics' ``TrackState.Lost``) may not take a
+    detection that lies behind where it was last seen, against the way it was going (more than ``BACK_TOLERANCE`` of its box's length along that way):
     that is the next vehicle coming up behind it. Seen on the US street at 3 detections/s: a
     hatchback lost past the line took, 2 s later, the box of the sedan behind it (39 px back
     along its way, a 155 px long box), and the sedan's crossing went to a vehicle that had
@@ -140,7 +144,7 @@ def _refuse_backwards(
         [((d.xyxy[0] + d.xyxy[2]) / 2, (d.xyxy[1] + d.xyxy[3]) / 2) for d in detections]
     )
     for i, tr in enumerate(tracks):
-        if tr.state != LOST:
+        if tr.state != lost:
             continue
         seen = motion.get(int(tr.track_id))
         if seen is None or seen.velocity is None:

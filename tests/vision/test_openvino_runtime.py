@@ -21,6 +21,7 @@ from vision.detector import DetectorSpec, UltralyticsDetector, prepare_weights
 from vision.device_batch import canvas_size
 from vision.openvino_batch import OpenVinoBatch
 from vision.openvino_export import ExportError, openvino_available, openvino_model
+from vision.tracks import Detections
 
 CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
 
@@ -57,12 +58,7 @@ def test_openvino_finds_the_same_boxes_as_pytorch(
         assert a.t == b.t
         # the same graph in fp32: the same boxes, up to float rounding near the threshold
         assert abs(len(a.xyxy) - len(b.xyxy)) <= 1
-        for box, cls in zip(b.xyxy, b.class_id, strict=True):
-            dist = np.abs(a.xyxy - box).max(axis=1) if len(a.xyxy) else np.array([np.inf])
-            j = int(np.argmin(dist))
-            if dist[j] < 2.0:
-                assert a.class_id[j] == cls
-                seen += 1
+        seen += _twins(a, b)
     assert seen >= 10  # busy junction: many vehicles matched box for box
 
 
@@ -167,16 +163,24 @@ def test_the_direct_openvino_path_finds_the_predictors_boxes(
             # bf16 kernels differ between a static and a dynamic compile: a box near the
             # confidence threshold may come and go, the others agree to within 2 px
             assert abs(len(a.xyxy) - len(b.xyxy)) <= 2
-            for box, cls in zip(b.xyxy, b.class_id, strict=True):
-                gap = np.abs(a.xyxy - box).max(axis=1) if len(a.xyxy) else np.array([np.inf])
-                j = int(np.argmin(gap))
-                if gap[j] < 2.0:
-                    assert a.class_id[j] == cls
-                    matched += 1
+            matched += _twins(a, b)
     canvases = {canvas_size([f.shape[:2]], size, 32) for f in frames for size in (640, 960)}
     canvases.discard(canvas_size([junction[0].shape[:2]], 960, 32))  # junction: 640 only
     assert len(_compiled(direct)) == len(canvases)  # compiled once per canvas shape
     assert matched >= 40
+
+
+def _twins(a: Detections, b: Detections) -> int:
+    """How many of ``b``'s boxes have a twin in ``a`` within 2 px; a twin must have the same
+    class."""
+    found = 0
+    for box, cls in zip(b.xyxy, b.class_id, strict=True):
+        gap = np.abs(a.xyxy - box).max(axis=1) if len(a.xyxy) else np.array([np.inf])
+        j = int(np.argmin(gap))
+        if gap[j] < 2.0:
+            assert a.class_id[j] == cls
+            found += 1
+    return found
 
 
 def _compiled(det: UltralyticsDetector) -> list[Any]:
