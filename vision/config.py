@@ -287,6 +287,26 @@ class RuleTuning(_Strict):
     speed_window_s: float = Field(default=1.0, gt=0, description="Window of a speed measurement.")
 
 
+class ViewTuning(_Strict):
+    """The view check (``vision/view.py``): whether the camera still shows the scene its
+    geometry was drawn on. While it does not (moved, re-aimed, covered), no rule judges and
+    nothing is counted on this camera."""
+
+    enabled: bool = Field(default=True, description="Check the view at all.")
+    interval_s: float = Field(
+        default=2.0, gt=0, le=60, description="Stream seconds between two checks."
+    )
+    max_shift_px: float = Field(
+        default=20,
+        gt=0,
+        description="How far the geometry may appear displaced (frame pixels) before the "
+        "view counts as moved.",
+    )
+    confirm: int = Field(
+        default=2, ge=1, le=20, description="Readings in a row a change of state needs."
+    )
+
+
 class CameraConfig(_Strict):
     id: str = Field(pattern=_ID, description="Camera id, unique in the city, e.g. 'vn-junction-a'.")
     name: str = Field(min_length=1, description="Human name shown to operators.")
@@ -325,6 +345,9 @@ class CameraConfig(_Strict):
     tuning: RuleTuning = Field(default_factory=RuleTuning, description="Rule thresholds.")
     counting: CountingTuning = Field(
         default_factory=CountingTuning, description="Fragment merging and counting thresholds."
+    )
+    view: ViewTuning = Field(
+        default_factory=ViewTuning, description="Checking that the view has not moved."
     )
 
     @model_validator(mode="after")
@@ -392,7 +415,13 @@ class CameraConfig(_Strict):
         for key, value in list(doc["tuning"].items()):
             if key.endswith("_px"):
                 doc["tuning"][key] = value * mean
+        doc["view"]["max_shift_px"] *= mean
         return CameraConfig.model_validate(doc)
+
+    def geometry_points(self) -> list[Point]:
+        """Every point of the drawn geometry (lines, lanes, zones, signal boxes, speed
+        calibration), in frame pixels."""
+        return [p for _, pts in self._geometry() for p in pts]
 
     def _geometry(self) -> list[tuple[str, list[Point]]]:
         out: list[tuple[str, list[Point]]] = []

@@ -236,6 +236,15 @@ class EvidenceRecorder:
         self._open = keep
         return jobs
 
+    def withdraw(self, after_t: float | None) -> list[Violation]:
+        """Drop the open violations judged after stream time ``after_t`` (all of them when
+        ``None``): their evidence is not written and they are not published. For a camera
+        whose view turned out to have moved: they were judged on geometry no longer on the
+        road."""
+        gone = [v for v, *_ in self._open if after_t is None or v.time > after_t]
+        self._open = [o for o in self._open if not (after_t is None or o[0].time > after_t)]
+        return gone
+
     @property
     def pending(self) -> int:
         return len(self._open)

@@ -15,7 +15,10 @@ spares a fifth of decoding each frame it passes over. A live camera (``drop_olde
 queue already holds a newer frame when a tick is due ticks on the newer one (the stale frame
 only goes to the ring): detections stay fresh when the loop falls behind. A break in the
 stream (``Frame.segment``: a looping file wrapped, a camera reconnected) finishes the
-vehicles in view and starts tracks and image-read signal lights over.
+vehicles in view and starts tracks and image-read signal lights over. So does a change of
+the camera's view (:mod:`vision.view`: moved, re-aimed or covered); while the view is wrong,
+no rule judges and nothing is counted, and violations judged since its last good check are
+withdrawn.
 
 Example::
 
@@ -70,6 +73,7 @@ from vision.source import Frame, Grabber, RateMeter
 from vision.tracking import ObjectTracker, TrackerConfig
 from vision.tracks import Detections, TrackBook
 from vision.vehicles import VehicleLedger
+from vision.view import BAD_STATES, ViewChange, ViewCheck, ViewConfig
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +112,8 @@ class CameraStats:
     ticks: int = 0
     detections: int = 0
     violations: int = 0
+    withdrawn: int = 0  # judged just before the view was found moved; never published
+    view_changes: list[tuple[float, str]] = field(default_factory=list)  # (stream s, state)
     first_t: float | None = None
     last_t: float | None = None
 
@@ -166,6 +172,18 @@ class CameraWorker:
         self.counter = TrafficCounter(
             grace_s=camera.counting.max_gap_s + 2.0, min_move_px=camera.tuning.min_move_px
         )
+        vt = camera.view
+        self.view = (
+            ViewCheck(
+                ViewConfig(
+                    interval_s=vt.interval_s, confirm=vt.confirm, max_shift_px=vt.max_shift_px
+                ),
+                camera.geometry_points(),
+                (camera.frame.width, camera.frame.height),
+            )
+            if vt.enabled
+            else None
+        )
 
     def _fit(self, frame: Frame) -> None:
         """Geometry drawn on another frame size than the stream's (a substream, a camera
@@ -221,7 +239,10 @@ class CameraWorker:
         vehicles after it), and no evidence clip spans the break; counts are kept."""
         logger.debug("%s: stream break; tracks and signal lights start over", self.camera.id)
         self.segment = frame.segment
-        self.ring.mark_break(frame.t)
+        self._start_over(frame.t)
+
+    def _start_over(self, t: float) -> None:
+        self.ring.mark_break(t)
         self.counter.add(self.ledger.flush())
         self.tracker.reset()
         self.book.clear()
@@ -241,6 +262,11 @@ class CameraWorker:
         if detections is not None:
             self.stats.detections += 1
             self.detected.tick(now)
+        if self.view is not None and not self._view_allows(frame, detections):
+            self.ring.add(frame.t, frame.wall, frame.image, Overlay(None, self.lights))
+            self.lag_s = time.time() - frame.wall
+            return []
+        if detections is not None:
             self.tracked = self.tracker.update(fuse_riders(detections))
         else:
             self.tracked = self.tracker.carry(frame.t)
@@ -255,6 +281,63 @@ class CameraWorker:
         self.lag_s = time.time() - frame.wall
         self.stats.violations += len(out)
         return out
+
+    def _view_allows(self, frame: Frame, detections: Detections | None) -> bool:
+        """Check the view when due (what the detector found, or else the tracked boxes, left
+        out of the scene); whether tracks, counts and rules may use the geometry now."""
+        assert self.view is not None
+        found = detections if detections is not None else self.tracked
+        boxes = found.xyxy if found is not None else None
+        change = self.view.check(frame.image, frame.t, boxes)
+        if change is not None:
+            self._view_changed(change, frame)
+        return self.view.judging
+
+    def _view_changed(self, change: ViewChange, frame: Frame) -> None:
+        """Into a bad state: the vehicles in view are finished, tracks start over, no clip
+        spans the change, and violations judged since the last good reading are withdrawn.
+        Back to ``ok``: tracks start over again on the right geometry."""
+        r = change.reading
+        self.stats.view_changes.append((round(change.t, 3), change.new))
+        if change.new not in BAD_STATES and change.old not in BAD_STATES:
+            logger.info("%s: view reference taken (%d features)", self.camera.id, r.features)
+            return
+        if change.new in BAD_STATES:
+            gone = self.recorder.withdraw(change.last_ok_t)
+            self.stats.withdrawn += len(gone)
+            logger.warning(
+                "%s: view %s (geometry shifted %s px, %d matches, %d features); rules and "
+                "counts stop until it is back; %d violation(s) judged since the last good "
+                "check withdrawn",
+                self.camera.id,
+                change.new,
+                "?" if r.shift_px is None else f"{r.shift_px:g}",
+                r.inliers,
+                r.features,
+                len(gone),
+            )
+        else:
+            logger.warning(
+                "%s: view back (shift %s px); rules and counts resume",
+                self.camera.id,
+                "?" if r.shift_px is None else f"{r.shift_px:g}",
+            )
+        self._start_over(frame.t)
+
+    def view_extra(self) -> dict[str, object]:
+        """The view check as the evidence metadata records it."""
+        v = self.view
+        if v is None:
+            return {"view": None}
+        last = v.last
+        return {
+            "view": {
+                "state": v.state,
+                "last_ok_s": v.watch.last_ok_t,
+                "shift_px": None if last is None else last.shift_px,
+                "max_shift_px": v.config.max_shift_px,
+            }
+        }
 
 
 class Pipeline:
@@ -394,7 +477,7 @@ class Pipeline:
     def _open_evidence(self, w: CameraWorker, f: Frame, v: Violation) -> None:
         eid = str(event_id(v.camera_id, v.track_id, v.rule, v.time))
         wall = f.wall - (f.t - v.time)
-        w.recorder.open(v, eid, wall)
+        w.recorder.open(v, eid, wall, w.view_extra())
         self.publisher.send(
             self.opts.topic_dashboard, violation_notice(v, eid, wall), key=v.camera_id
         )
@@ -455,6 +538,10 @@ class Pipeline:
                 dropped=feed.dropped if feed else 0,
                 error=src.last_error if src else None,
                 device=self.opts.device,
+                view=None if w.view is None else w.view.state,
+                view_shift_px=None
+                if w.view is None or w.view.last is None
+                else w.view.last.shift_px,
             ),
             key=w.camera.id,
         )

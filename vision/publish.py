@@ -133,7 +133,11 @@ def health_message(
     dropped: int,
     error: str | None,
     device: str,
+    view: str | None = None,
+    view_shift_px: float | None = None,
 ) -> dict[str, Any]:
+    """``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
+    ``None`` when it is off), ``view_shift_px`` its last measured displacement."""
     return {
         "type": "camera",
         "camera_id": camera.id,
@@ -149,6 +153,8 @@ def health_message(
         "dropped_frames": dropped,
         "error": error,
         "device": device,
+        "view": view,
+        "view_shift_px": view_shift_px,
     }
 
 

@@ -57,4 +57,10 @@ def build_report(
         "unique_vehicles": dict(sorted(counter.unique.items())),
         "line_crossings": counter.report(),
         "violations": violations,
+        # the view check (vision/view.py): when the camera's view was learned, found moved or
+        # covered, and back; violations judged just before a move was confirmed are withdrawn
+        "view": {
+            "changes": [{"stream_time_s": t, "state": state} for t, state in stats.view_changes],
+            "withdrawn_violations": stats.withdrawn,
+        },
     }

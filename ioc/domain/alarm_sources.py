@@ -5,7 +5,8 @@ Which message means what (declarative, one function per source):
 * ``alert`` (sensor threshold alerts): ``raised``/``level_changed`` → :class:`Raise` with the
   alert's severity, ``cleared`` → :class:`Resolve`. Source ref ``<sensor>/<quantity>``.
 * ``camera`` (camera health every few seconds): not connected → severity 4, an error while
-  connected → severity 3, healthy → :class:`Resolve`. Source ref = camera id.
+  connected → severity 3, a view that moved or is covered (``view``, see ``vision/view.py``)
+  → severity 3, healthy → :class:`Resolve`. Source ref = camera id.
 * ``camera_violation``: a :class:`SurgeDetector` per camera raises when at least ``count``
   violations fall within ``window_s`` and resolves when the window holds fewer than half.
 * ``feedback.overdue`` (published by ``streams/agents/feedback_deadlines.py``): raise
@@ -84,7 +85,9 @@ def from_camera(doc: dict[str, Any]) -> Signal | None:
         return None
     connected = doc.get("connected") is True
     error = doc.get("error")
-    if connected and not error:
+    view = doc.get("view")
+    bad_view = view in ("moved", "obstructed")
+    if connected and not error and not bad_view:
         return Resolve(
             event_id=derived_id("camera", camera, time.isoformat(), "ok"),
             time=time,
@@ -92,14 +95,14 @@ def from_camera(doc: dict[str, Any]) -> Signal | None:
             source_ref=camera,
         )
     severity = 4 if not connected else 3
-    fault = "offline" if not connected else "error"
+    fault = "offline" if not connected else "error" if error else f"view_{view}"
     return Raise(
         event_id=derived_id("camera", camera, time.isoformat(), fault),
         time=time,
         source_kind="camera_fault",
         source_ref=camera,
         severity=severity,
-        title=f"camera {fault}: {doc.get('name') or camera}",
+        title=f"camera {fault.replace('_', ' ')}: {doc.get('name') or camera}",
         detail={"camera_id": camera, "fault": fault, "error": str(error)[:200] if error else None},
     )
 

@@ -55,8 +55,10 @@ VIDEO = Path("/work/shared/data/video/vn_cctv_junction_a.mp4")
 CAMERA = "cam-hp-lachtray"
 
 
-def camera_messages(connected: bool) -> list[bytes]:
-    """What the camera pipeline publishes: health, and an annotated frame of real footage."""
+def camera_messages(connected: bool, view: str = "ok") -> list[bytes]:
+    """What the camera pipeline publishes: health, and an annotated frame of real footage
+    (``view``: the view check's state, ``moved`` when the camera no longer shows the scene
+    its geometry was drawn on)."""
     import cv2
 
     now = datetime.now(UTC).isoformat()
@@ -75,6 +77,8 @@ def camera_messages(connected: bool) -> list[bytes]:
         "dropped_frames": 0,
         "error": None,
         "device": "cpu",
+        "view": view,
+        "view_shift_px": 48.0 if view == "moved" else 0.4,
     }
     if not connected:
         return [json.dumps(health).encode()]
@@ -214,10 +218,18 @@ def test_wall_loads_moves_and_alarms_are_acknowledged_across_walls(
     expect(page.locator("#enlarge")).to_be_visible()
     page.screenshot(path=str(SHOTS / "ioc-wall-camera.png"))
     page.locator("#enlarge button").click()
+    # the camera was turned: still online, but its rules are paused and an alarm is raised
+    produce(dashboard.settings, "dashboard", camera_messages(True, "moved"), key=CAMERA.encode())
+    cam_alarm = page.locator("#alarms li.alarm", has_text="Ngã tư Lạch Tray")
+    expect(cam_alarm).to_have_attribute("data-state", "active_unacked")
+    expect(cam_alarm).to_contain_text("Lệch góc quay")
+    expect(cam.locator(".cstat")).to_contain_text("Lệch góc quay")
+    expect(cam).to_have_class(re.compile(r"\bdown\b"))
+    page.screenshot(path=str(SHOTS / "ioc-wall-camera-moved.png"))
     produce(dashboard.settings, "dashboard", camera_messages(False), key=CAMERA.encode())
-    expect(page.locator("#alarms li.alarm", has_text="Ngã tư Lạch Tray")).to_have_attribute(
-        "data-state", "active_unacked"
-    )
+    expect(cam_alarm).to_have_class(re.compile(r"\bsev-4\b"))  # offline weighs more
+    expect(cam_alarm).to_have_attribute("data-state", "active_unacked")
+    expect(cam.locator(".cstat")).to_contain_text("Mất tín hiệu")
     expect(cam).to_have_class(re.compile(r"\bdown\b"))
     # one pin per active alarm: PM2.5 "poor" at Lê Chân (61) and "very bad" at Hải An
     expect(page.locator(".alarm-pin")).to_have_count(3)  # and the camera that went offline

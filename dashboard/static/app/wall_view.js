@@ -141,7 +141,8 @@ export function alarmTitle(a, state) {
   }
   if (a.source_kind === "camera_fault") {
     const cam = state.cameras.get(d.camera_id);
-    return `${d.fault === "offline" ? w("offline") : w("k_camera_fault")} — ${cam?.info?.name ?? a.title}`;
+    const fault = d.fault === "offline" || String(d.fault).startsWith("view_") ? w(d.fault) : w("k_camera_fault");
+    return `${fault} — ${cam?.info?.name ?? a.title}`;
   }
   if (a.source_kind === "violation_surge") {
     const cam = state.cameras.get(d.camera_id);
@@ -165,11 +166,10 @@ export function renderCameras(root, state, enlarge) {
         el("img", { alt: id }), el("figcaption", {}, el("span", { class: "cname" }), el("span", { class: "cstat" })));
     }
     const h = c.health;
-    const ok = h ? h.connected && !h.error : null;
+    const ok = h ? h.connected && !h.error && !badView(h) : null;
     node.classList.toggle("down", ok === false);
     node.querySelector(".cname").textContent = c.info?.name ?? id;
-    node.querySelector(".cstat").textContent = h
-      ? `${ok ? w("online") : w("offline")} · ${formatValue(h.processed_fps ?? 0)} fps` : w("noData");
+    node.querySelector(".cstat").textContent = h ? cameraStatus(h) : w("noData");
     const img = node.querySelector("img");
     if (c.frame && img.dataset.t !== c.frame.time) {
       img.src = `data:image/jpeg;base64,${c.frame.jpeg_b64}`; img.dataset.t = c.frame.time;
@@ -177,6 +177,16 @@ export function renderCameras(root, state, enlarge) {
     return node;
   });
   root.replaceChildren(...nodes);
+}
+
+// a camera whose view check finds it moved or covered judges nothing (vision/view.py)
+function badView(h) {
+  return h.view === "moved" || h.view === "obstructed";
+}
+
+function cameraStatus(h) {
+  const state = !h.connected ? w("offline") : badView(h) ? w(`view_${h.view}`) : w("online");
+  return `${state} · ${formatValue(h.processed_fps ?? 0)} fps`;
 }
 
 // --- detail panel --------------------------------------------------------------------
@@ -197,7 +207,7 @@ export function renderDetail(root, state, sel, extra) {
     const c = state.cameras.get(sel.id);
     rows.push(el("h3", { text: c?.info?.name ?? sel.id }));
     const h = c?.health;
-    rows.push(el("p", { text: h ? `${h.connected ? w("online") : w("offline")} · ${formatValue(h.processed_fps)} fps · lag ${formatValue(h.lag_s)} s` : w("noData") }));
+    rows.push(el("p", { text: h ? `${cameraStatus(h)} · lag ${formatValue(h.lag_s)} s` : w("noData") }));
     rows.push(el("p", { text: `${w("violations")}: ${state.violationsLastHour(sel.id)}` }));
   } else if (sel.kind === "area") {
     const a = state.areas.get(sel.id);

@@ -1,0 +1,276 @@
+"""The view check (``vision/view.py``): a camera that was moved or covered judges nothing.
+
+The state machine on hand-made readings; the measurement on a real frame of junction B
+shifted, rotated and blanked by known amounts; learning a reference; and a real
+:class:`CameraWorker` whose camera is moved while a car crosses its stop line on red: the
+violation judged on the displaced geometry is withdrawn, counts and rules stop until the view
+is back, and the same frames with the check off are the control.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+from ioc.domain.alarm_sources import from_camera
+from ioc.domain.alarms import Raise, Resolve
+from ioc.settings import Settings
+from vision.catalogue import ViolationCatalogue
+from vision.config import CameraConfig
+from vision.detector import CLASS_NAMES, prepare_ultralytics_env
+from vision.pipeline import CameraWorker, PipelineOptions
+from vision.publish import health_message
+from vision.source import Frame
+from vision.tracks import Detections
+from vision.view import Reading, ViewCheck, ViewConfig, ViewWatch, compare, features
+
+OK = Reading("ok", 0.5, 80, 300)
+MOVED = Reading("moved", 40.0, 60, 300)
+COVERED = Reading("obstructed", None, 0, 3)
+UNSURE = Reading("unsure", None, 5, 60)
+
+
+def test_a_change_needs_confirming_readings_in_a_row() -> None:
+    watch = ViewWatch(confirm=2)
+    assert watch.state == "learning"
+    first = watch.observe(OK, 1.0)
+    assert first is not None and (first.old, first.new) == ("learning", "ok")
+    assert watch.observe(OK, 3.0) is None and watch.last_ok_t == 3.0
+    assert watch.observe(MOVED, 5.0) is None and watch.state == "ok"  # one reading is not enough
+    assert watch.observe(OK, 7.0) is None  # ... and a good one breaks the streak
+    assert watch.observe(MOVED, 9.0) is None
+    assert watch.observe(UNSURE, 11.0) is None  # cannot tell: the streak goes on
+    change = watch.observe(MOVED, 13.0)
+    assert change is not None and (change.old, change.new) == ("ok", "moved")
+    assert change.last_ok_t == 7.0  # violations judged after this are suspect
+    assert watch.observe(MOVED, 15.0) is None and watch.state == "moved"
+    assert watch.observe(OK, 17.0) is None and watch.state == "moved"
+    back = watch.observe(OK, 19.0)
+    assert back is not None and (back.old, back.new) == ("moved", "ok")
+    assert watch.last_ok_t == 19.0
+
+
+def test_a_covered_lens_is_its_own_state() -> None:
+    watch = ViewWatch(confirm=3)
+    watch.observe(OK, 0.0)
+    for t in (2.0, 4.0):
+        assert watch.observe(COVERED, t) is None
+    change = watch.observe(COVERED, 6.0)
+    assert change is not None and change.new == "obstructed" and change.last_ok_t == 0.0
+    with pytest.raises(ValueError, match="confirm"):
+        ViewWatch(confirm=0)
+
+
+@pytest.fixture(scope="module")
+def junction_b() -> NDArray[np.uint8]:
+    path = Settings().shared_dir / "data" / "video" / "vn_cctv_junction_b.mp4"
+    cap = cv2.VideoCapture(str(path))
+    try:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 60)
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    assert ok, f"cannot read {path}"
+    return np.asarray(frame, dtype=np.uint8)
+
+
+def _warp(img: NDArray[np.uint8], matrix: NDArray[np.float64]) -> NDArray[np.uint8]:
+    h, w = img.shape[:2]
+    return np.asarray(cv2.warpAffine(img, matrix, (w, h)), dtype=np.uint8)
+
+
+def _shift(dx: float, dy: float = 0.0) -> NDArray[np.float64]:
+    return np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+
+
+def test_shift_rotation_and_cover_on_a_real_frame(junction_b: NDArray[np.uint8]) -> None:
+    cfg = ViewConfig()
+    h, w = junction_b.shape[:2]
+    anchors = np.array([[100.0, 600.0], [900.0, 600.0], [500.0, 300.0]])
+    ref = features(junction_b, cfg)
+    assert len(ref.points) >= cfg.min_reference_features
+
+    def read(img: NDArray[np.uint8]) -> Reading:
+        return compare(ref, features(img, cfg), anchors, cfg, frame_area=w * h)[0]
+
+    same = read(junction_b)
+    assert same.verdict == "ok" and same.shift_px is not None and same.shift_px < 1
+    small = read(_warp(junction_b, _shift(8, 4)))  # within the tolerance of 20 px
+    assert small.verdict == "ok" and small.shift_px is not None and 7 <= small.shift_px <= 13
+    moved = read(_warp(junction_b, _shift(35)))
+    assert moved.verdict == "moved" and moved.shift_px is not None and 31 <= moved.shift_px <= 39
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 3.0, 1.0)
+    turned = read(_warp(junction_b, np.asarray(rot, dtype=np.float64)))
+    # 3 degrees about the centre (509, 360) move the anchor at (100, 600) by 24.8 px
+    assert turned.verdict == "moved" and turned.shift_px is not None and 21 <= turned.shift_px <= 29
+    assert read(np.full_like(junction_b, 35)).verdict == "obstructed"
+    noise = np.random.default_rng(1).integers(0, 256, junction_b.shape, dtype=np.uint8)
+    assert read(noise).verdict == "unsure"  # texture, but not this scene: no verdict
+
+
+def test_boxes_are_left_out_of_the_scene(junction_b: NDArray[np.uint8]) -> None:
+    cfg = ViewConfig()
+    h, w = junction_b.shape[:2]
+    everything = np.array([[0.0, 0.0, float(w), float(h)]])
+    assert len(features(junction_b, cfg, everything).points) == 0
+    left = np.array([[0.0, 0.0, w / 2, float(h)]])  # grown by box_pad on each side
+    pts = features(junction_b, cfg, left).points
+    assert len(pts) > 50 and pts[:, 0].min() >= w / 2 * (1 + cfg.box_pad) - 2
+
+
+def test_matches_bunched_on_one_object_are_no_camera_move() -> None:
+    # a textured patch (a car the detector missed) on a flat scene, 120 px further on in the
+    # second frame: its features agree on a transform, but they span a tenth of the frame
+    rng = np.random.default_rng(7)
+    patch = np.kron(rng.integers(0, 256, (12, 12)), np.ones((8, 8))).astype(np.uint8)
+    a = np.full((360, 640), 90, np.uint8)
+    b = a.copy()
+    a[100:196, 100:196] = patch
+    b[100:196, 220:316] = patch
+    cfg = ViewConfig(width=640, min_inliers=10)
+    anchors = np.array([[320.0, 180.0]])
+    fa, fb = features(a, cfg), features(b, cfg)
+    assert compare(fa, fb, anchors, cfg)[0].verdict == "moved"  # the object moved 120 px
+    assert compare(fa, fb, anchors, cfg, frame_area=640 * 360)[0].verdict == "unsure"
+
+
+def _scene(seed: int = 3, size: tuple[int, int] = (420, 300)) -> NDArray[np.uint8]:
+    """A textured 'street' (blocks of random grey) larger than the 320x240 frames cut from
+    it, so a camera that moves shows another part of it."""
+    w, h = size
+    blocks = np.random.default_rng(seed).integers(0, 256, (h // 6, w // 6))
+    grey = np.kron(blocks, np.ones((6, 6))).astype(np.uint8)
+    grey = cv2.GaussianBlur(grey, (3, 3), 0)
+    return np.asarray(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+
+
+def test_a_reference_needs_texture_and_later_frames_that_agree() -> None:
+    scene = _scene()
+    check = ViewCheck(ViewConfig(interval_s=1.0), [(10.0, 10.0)], (320, 240))
+    flat = np.full((240, 320, 3), 90, np.uint8)
+    assert check.check(flat, 0.0) is None and check.check(flat, 1.0) is None
+    assert check.reference is None  # too little texture: never a reference
+    assert check.check(scene[0:240, 0:320], 2.0) is None  # a candidate
+    assert check.check(scene[0:240, 60:380], 3.0) is None  # disagrees: a new candidate
+    assert check.check(scene[0:240, 60:380], 3.5) is None  # not due (1 s interval)
+    assert check.check(scene[0:240, 60:380], 4.0) is None  # agrees once
+    change = check.check(scene[0:240, 60:380], 5.0)  # twice: taken
+    assert change is not None and change.new == "ok" and check.reference_t == 3.0
+
+
+# --- a moved camera through a real CameraWorker -------------------------------------------
+
+CAM = CameraConfig.model_validate(
+    {
+        "id": "cam-v",
+        "name": "V",
+        "location": {"lat": 20.8, "lon": 106.7},
+        "source": "x.mp4",
+        "detect_fps": 10,
+        "frame": {"width": 320, "height": 240},
+        "stop_lines": [{"id": "s", "line": [[40, 150], [300, 150]], "direction": [0, -1]}],
+        "signal": {
+            "source": "image",
+            "confirm_frames": 3,
+            "heads": [{"kind": "ball", "box": [280, 10, 310, 60], "movements": ["straight"]}],
+        },
+        "tuning": {"straight_min_px": 60},
+        "view": {"interval_s": 0.5, "confirm": 2},
+    }
+)
+RED = (40, 30, 235)
+WALL0 = 1_767_225_600.0
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _offline_ultralytics(tmp_path_factory: pytest.TempPathFactory) -> None:
+    prepare_ultralytics_env(Path(tmp_path_factory.mktemp("yolo")))
+
+
+def _car(t: float, bottom: float) -> Detections:
+    return Detections(
+        t,
+        np.array([[140.0, bottom - 40, 200.0, bottom]]),
+        np.array([0.9]),
+        np.array([CLASS_NAMES.index("car")]),
+        CLASS_NAMES,
+    )
+
+
+def _run(worker: CameraWorker) -> tuple[list[str], list[str]]:
+    """Red all along. 0-1.9 s: the camera as drawn, a car waits below the stop line.
+    2.0-3.9 s: the camera turned 50 px (another part of the scene under the same pixels);
+    the car drives up over the line (judged red-light on the drawn geometry at 2.2 s).
+    4.0-5.9 s: the camera back, the car waits again. Each violation opens its evidence as the
+    pipeline does. Returns the rules fired and the view state, per tick."""
+    scene = _scene()
+    fired: list[str] = []
+    states: list[str] = []
+    for k in range(60):
+        t = round(0.1 * k, 3)
+        dx = 50 if 20 <= k < 40 else 0
+        img = np.ascontiguousarray(scene[20:260, dx : dx + 320])
+        img[10:60, 280:310] = RED
+        frame = Frame("cam-v", img, t, WALL0 + t, k, 0, 0)
+        assert worker.offer(frame) is True
+        bottom = 170.0 - 40 * (k - 20) if 20 <= k < 25 else 170.0
+        for v in worker.apply(frame, _car(t, max(bottom, 45.0))):
+            fired.append(v.rule)
+            worker.recorder.open(v, f"e{k}", WALL0 + v.time, worker.view_extra())
+        states.append("off" if worker.view is None else worker.view.state)
+    return fired, states
+
+
+def test_a_moved_camera_withdraws_what_it_judged_and_judges_nothing(
+    catalogue: ViolationCatalogue,
+) -> None:
+    off = CAM.model_copy(update={"view": CAM.view.model_copy(update={"enabled": False})})
+    control = CameraWorker(off, catalogue, PipelineOptions(gate=False))
+    fired, _ = _run(control)
+    assert fired == ["red_light"] and control.recorder.pending == 1
+    assert control.ring.segment_of(3.0) == (-math.inf, math.inf)
+
+    worker = CameraWorker(CAM, catalogue, PipelineOptions(gate=False))
+    fired, states = _run(worker)
+    # learned at 1.0 s; the move at 2.0 s confirmed by the second reading (2.5 s); back at
+    # 4.0 s, confirmed at 4.5 s
+    assert states[9] == "learning" and states[10] == "ok"
+    assert states[24] == "ok" and states[25] == "moved" and states[44] == "moved"
+    assert states[45] == "ok"
+    # the crossing was judged at 2.2 s, before the move was confirmed, on geometry no longer
+    # on the road: withdrawn, so never written or published
+    assert fired == ["red_light"]
+    assert worker.stats.withdrawn == 1 and worker.recorder.pending == 0
+    assert worker.ring.segment_of(3.0) == (2.5, 4.5)  # no clip spans either change
+    # nothing was tracked on the moved view: the book starts at the return
+    points = [p.t for tr in worker.book.tracks.values() for p in tr.points]
+    assert min(points) == 4.5 and max(points) == 5.9
+
+
+def test_a_moved_view_raises_a_camera_alarm() -> None:
+    msg = health_message(
+        CAM,
+        now_wall=WALL0,
+        connected=True,
+        decoded_fps=10,
+        processed_fps=10,
+        detector_fps=10,
+        lag_s=0.1,
+        last_frame_wall=WALL0,
+        reconnects=0,
+        dropped=0,
+        error=None,
+        device="cpu",
+        view="moved",
+        view_shift_px=50.0,
+    )
+    raised = from_camera(msg)
+    assert isinstance(raised, Raise) and raised.severity == 3
+    assert raised.title == "camera view moved: V"
+    assert isinstance(from_camera({**msg, "view": "learning"}), Resolve)
+    assert isinstance(from_camera({**msg, "view": None}), Resolve)  # check off
