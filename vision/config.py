@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -305,6 +306,21 @@ class ViewTuning(_Strict):
     confirm: int = Field(
         default=2, ge=1, le=20, description="Readings in a row a change of state needs."
     )
+    reference: str | None = Field(
+        default=None,
+        description="Image (PNG/JPEG) of the view the geometry was drawn on: a file path "
+        "(relative to the config file) or shared:<path>; `ioc vision reference` takes one. "
+        "Unset: the view is learned from the stream, so a camera already turned when the "
+        "pipeline starts is not caught.",
+    )
+
+    @model_validator(mode="after")
+    def _check_reference(self) -> ViewTuning:
+        if self.reference is not None:
+            if "://" in self.reference:
+                raise ValueError("reference: a file path or shared:<path>, not a URL")
+            _check_source(self.reference)
+        return self
 
 
 class CameraConfig(_Strict):
@@ -476,6 +492,21 @@ def resolve_source(source: str, shared_dir: Path, base_dir: Path | None = None) 
     if "://" in source or base_dir is None or Path(source).is_absolute():
         return source
     return str(base_dir / source)
+
+
+def resolve_reference(camera: CameraConfig, shared_dir: Path, base_dir: Path) -> Path | None:
+    """The file of ``camera``'s ``view.reference`` (``None`` when it has none), resolved like
+    ``source`` (``shared:`` paths in the shared folder, relative ones from ``base_dir``)."""
+    ref = camera.view.reference
+    return None if ref is None else Path(resolve_source(ref, shared_dir, base_dir))
+
+
+def resolve_references(
+    cameras: Iterable[CameraConfig], shared_dir: Path, base_dir: Path
+) -> dict[str, Path]:
+    """Camera id -> reference image, for the cameras that have one."""
+    out = {c.id: resolve_reference(c, shared_dir, base_dir) for c in cameras}
+    return {cid: p for cid, p in out.items() if p is not None}
 
 
 class CameraConfigError(ValueError):

@@ -73,7 +73,7 @@ from vision.source import Frame, Grabber, RateMeter
 from vision.tracking import ObjectTracker, TrackerConfig
 from vision.tracks import Detections, TrackBook
 from vision.vehicles import VehicleLedger
-from vision.view import BAD_STATES, ViewChange, ViewCheck, ViewConfig
+from vision.view import BAD_STATES, ViewChange, ViewCheck, ViewConfig, load_reference
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class PipelineOptions:
     frame_interval_s: float = 2.0
     device: str = "cpu"
     count_sensors: Mapping[str, str] = field(default_factory=dict)  # camera id -> sensor id
+    view_references: Mapping[str, Path] = field(default_factory=dict)  # camera id -> image
 
 
 @dataclass
@@ -172,18 +173,27 @@ class CameraWorker:
         self.counter = TrafficCounter(
             grace_s=camera.counting.max_gap_s + 2.0, min_move_px=camera.tuning.min_move_px
         )
+        self.view = self._view_check(camera) if camera.view.enabled else None
+
+    def _view_check(self, camera: CameraConfig) -> ViewCheck:
+        """The camera's view check, on its reference image when it has one; a reference that
+        cannot be used is reported and the view learned from the stream instead (the
+        camera goes on)."""
         vt = camera.view
-        self.view = (
-            ViewCheck(
-                ViewConfig(
-                    interval_s=vt.interval_s, confirm=vt.confirm, max_shift_px=vt.max_shift_px
-                ),
-                camera.geometry_points(),
-                (camera.frame.width, camera.frame.height),
-            )
-            if vt.enabled
-            else None
-        )
+        cfg = ViewConfig(interval_s=vt.interval_s, confirm=vt.confirm, max_shift_px=vt.max_shift_px)
+        size = (camera.frame.width, camera.frame.height)
+        path = self.opts.view_references.get(camera.id)
+        if path is not None:
+            try:
+                image = load_reference(path, size)
+                return ViewCheck(cfg, camera.geometry_points(), size, image)
+            except ValueError as exc:
+                logger.error(
+                    "%s: view.reference: %s; learning the view from the stream instead",
+                    camera.id,
+                    exc,
+                )
+        return ViewCheck(cfg, camera.geometry_points(), size)
 
     def _fit(self, frame: Frame) -> None:
         """Geometry drawn on another frame size than the stream's (a substream, a camera
@@ -300,7 +310,14 @@ class CameraWorker:
         r = change.reading
         self.stats.view_changes.append((round(change.t, 3), change.new))
         if change.new not in BAD_STATES and change.old not in BAD_STATES:
-            logger.info("%s: view reference taken (%d features)", self.camera.id, r.features)
+            assert self.view is not None
+            logger.info(
+                "%s: view %s (shift %s px, %d matches)",
+                self.camera.id,
+                "matches its reference" if self.view.configured else "learned from the stream",
+                "?" if r.shift_px is None else f"{r.shift_px:g}",
+                r.inliers,
+            )
             return
         if change.new in BAD_STATES:
             gone = self.recorder.withdraw(change.last_ok_t)

@@ -8,10 +8,11 @@ painted-over lens judges nothing and should not pass for a quiet street.
 Every ``interval_s`` of stream time the check finds ORB features (OpenCV) on a small grey copy
 of the frame, matches them with the reference frame's (ratio test), fits a similarity
 transform with RANSAC (moving traffic is outliers) and asks how far the transform moves the
-camera's geometry (its anchor points). The reference is the first textured frame of the
-stream; while the view is right it is renewed every ``refresh_s`` so light that changes over
-the day is followed, and the anchors are carried through each renewal so a slow drift still
-adds up against the geometry as drawn.
+camera's geometry (its anchor points). The reference is an image of the view the geometry
+was drawn on (``view.reference`` in the camera's YAML) or else the first textured frame of
+the stream that later readings find unchanged. While the view is right it is renewed every
+``refresh_s`` so light that changes over the day is followed, and the anchors are carried
+through each renewal so a slow drift still adds up against the geometry as drawn.
 
 :class:`ViewWatch` is the pure state machine over the readings (``learning``, ``ok``,
 ``moved``, ``obstructed``); a verdict needs ``confirm`` readings in a row, either way. A
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import cv2
@@ -137,27 +139,36 @@ class ViewWatch:
 def features(
     frame: NDArray[np.uint8], config: ViewConfig, boxes: NDArray[np.float64] | None = None
 ) -> Features:
-    """ORB features of ``frame`` (BGR or grey), found on a ``config.width`` grey copy outside
-    ``boxes`` (N x 4, x1 y1 x2 y2 frame pixels: the vehicles and people in view, grown by
-    ``config.box_pad`` of their size, which move and are no part of the scene) and given back
-    in frame pixels."""
-    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+    """ORB features of ``frame``, found on a ``config.width`` grey copy outside ``boxes`` (N x
+    4, x1 y1 x2 y2 frame pixels: the vehicles and people in view, grown by ``config.box_pad``
+    of their size, which move and are no part of the scene) and given back in frame pixels.
+    ``frame`` is BGR, grey, or BGRA: a reference image whose transparent pixels are left out
+    too (:func:`load_reference`)."""
+    keep = frame[:, :, 3] if frame.ndim == 3 and frame.shape[2] == 4 else None
+    code = cv2.COLOR_BGRA2GRAY if keep is not None else cv2.COLOR_BGR2GRAY
+    grey = cv2.cvtColor(frame, code) if frame.ndim == 3 else frame
     scale = config.width / grey.shape[1]
     size = (config.width, max(1, round(grey.shape[0] * scale)))
     small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
     mask = None
+    if keep is not None and not (keep > 127).all():
+        mask = np.where(cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST) > 127, 255, 0)
+        mask = mask.astype(np.uint8)
     if boxes is not None and len(boxes):
-        mask = np.full(small.shape, 255, np.uint8)
-        wh = boxes[:, 2:4] - boxes[:, 0:2]
-        grown = np.hstack(
-            [boxes[:, 0:2] - config.box_pad * wh, boxes[:, 2:4] + config.box_pad * wh]
-        )
-        for x1, y1, x2, y2 in np.round(grown * scale).astype(np.int64):
+        mask = np.full(small.shape, 255, np.uint8) if mask is None else mask
+        for x1, y1, x2, y2 in np.round(grow(boxes, config.box_pad) * scale).astype(np.int64):
             mask[max(0, y1) : max(0, y2), max(0, x1) : max(0, x2)] = 0
     orb = cv2.ORB.create(nfeatures=config.features, fastThreshold=12)
     keypoints, desc = orb.detectAndCompute(small, mask)
     pts = np.array([k.pt for k in keypoints], dtype=np.float32).reshape(-1, 2) / scale
     return Features(pts.astype(np.float32), None if desc is None else np.asarray(desc, np.uint8))
+
+
+def grow(boxes: NDArray[np.float64], pad: float) -> NDArray[np.float64]:
+    """``boxes`` (N x 4, x1 y1 x2 y2) grown by ``pad`` of their width and height each side."""
+    wh = boxes[:, 2:4] - boxes[:, 0:2]
+    out: NDArray[np.float64] = np.hstack([boxes[:, 0:2] - pad * wh, boxes[:, 2:4] + pad * wh])
+    return out
 
 
 def compare(
@@ -216,7 +227,11 @@ class ViewCheck:
         config: ViewConfig,
         anchors: Sequence[tuple[float, float]],
         frame_size: tuple[int, int],
+        reference: NDArray[np.uint8] | None = None,
     ) -> None:
+        """``reference``: the view the geometry was drawn on, at ``frame_size``, BGRA with
+        what is no part of the scene transparent (:func:`load_reference`); without one the
+        view is learned from the stream."""
         self.config = config
         w, h = frame_size
         pts = list(anchors) or [(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)]  # no geometry: corners
@@ -230,6 +245,15 @@ class ViewCheck:
         self._next_t: float | None = None
         self._candidate: tuple[Features, float] | None = None
         self._seconded = 0  # later readings that agreed with the candidate
+        self.configured = False  # the reference came with the camera's configuration
+        if reference is not None:
+            found = features(reference, config)
+            if len(found.points) < config.min_reference_features:
+                raise ValueError(
+                    f"the reference image has {len(found.points)} features, fewer than the "
+                    f"{config.min_reference_features} a view can be judged on"
+                )
+            self.reference, self.configured = found, True
 
     @property
     def state(self) -> State:
@@ -256,6 +280,10 @@ class ViewCheck:
         cur = features(frame, self.config, boxes)
         if self.reference is None:
             return self._learn(cur, t)
+        if self.reference_t is None:
+            # a configured reference is renewed at the first reading that finds the view
+            # right: from then on the traffic in it is left out as it is in every frame
+            self.reference_t = t - self.config.refresh_s
         # the displacement that counts is against the geometry as drawn, not the reference
         reading, matrix = compare(
             self.reference, cur, self.anchors, self.config, self.drawn, self.area
@@ -295,3 +323,25 @@ class ViewCheck:
         self.reference, self.reference_t, self._candidate = cand, cand_t, None
         logger.debug("view reference taken at %.1f s (%d features)", cand_t, len(cand.points))
         return self.watch.observe(reading, t)
+
+
+def load_reference(path: Path, size: tuple[int, int]) -> NDArray[np.uint8]:
+    """The reference image at ``path`` as BGRA, scaled to ``size`` (width, height) when the
+    stream's frames have another size than the image; ``ValueError`` naming the file when it
+    cannot be used. Transparent pixels (alpha below 128: where ``ioc vision reference`` found
+    vehicles, or what an editor masked, such as a screen with changing text) are no part of
+    the scene; an image without alpha is opaque."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None or image.dtype != np.uint8:
+        raise ValueError(f"{path} is not an 8-bit PNG or JPEG image")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGRA)
+    elif image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+    if (image.shape[1], image.shape[0]) != size:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.asarray(image, dtype=np.uint8)

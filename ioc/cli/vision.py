@@ -8,6 +8,7 @@ Examples::
     ioc vision detect ../shared/data/video/us_residential_street_cam.mp4 --at 15 --out car.png
     ioc vision run --all                      # every camera in IOC_CAMERAS_DIR, to Kafka
     ioc vision run --camera vn-junction-a --no-kafka --seconds 10
+    ioc vision reference --camera vn-junction-a --at 2 --out /tmp/a.png  # for view: {reference}
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
+from ioc.cli import vision_reference
 from ioc.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -105,9 +107,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     detect.add_argument("--config", type=Path, default=None, help="camera YAML file or folder")
     detect.set_defaults(func=cmd_detect)
 
+    vision_reference.add_parser(sub)
+
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
-    from vision.config import CameraConfigError, load_cameras, resolve_source
+    from vision.config import CameraConfigError, load_cameras, resolve_reference, resolve_source
     from vision.source import source_kind
 
     try:
@@ -120,9 +124,17 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
         src = resolve_source(cam.source, settings.shared_dir, base)
         kind = source_kind(src)
         missing = " (file missing)" if kind == "file" and not Path(src).is_file() else ""
+        ref = resolve_reference(cam, settings.shared_dir, base)
+        view = (
+            "view check off"
+            if not cam.view.enabled
+            else "view learned from the stream"
+            if ref is None
+            else f"view reference {ref}" + ("" if ref.is_file() else " (file missing)")
+        )
         print(
             f"ok  {cam.id}: {kind} source{missing}, detect {cam.detect_fps:g} fps, "
-            f"{len(cam.stop_lines)} stop line(s), {len(cam.lanes)} lane(s)"
+            f"{len(cam.stop_lines)} stop line(s), {len(cam.lanes)} lane(s), {view}"
         )
     if not cameras:
         print("error: no camera configs found", file=sys.stderr)
@@ -139,7 +151,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     import cv2
 
     from vision.catalogue import load_violation_catalogue
-    from vision.config import CameraConfigError, load_cameras
+    from vision.config import CameraConfigError, load_cameras, resolve_references
     from vision.detector import DetectorSpec, create_detector
     from vision.pipeline import Pipeline, PipelineOptions
     from vision.publish import MemoryPublisher
@@ -174,10 +186,12 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         )
     }
     publisher = MemoryPublisher()
+    base = path.parent if path.suffix in {".yaml", ".yml"} else settings.cameras_dir
     opts = PipelineOptions(
         evidence_root=args.out / "evidence",
         device=detector.plan.device,
         evidence_fps=settings.vision_evidence_fps,
+        view_references=resolve_references([camera], settings.shared_dir, base),
     )
     pipe = Pipeline.build([camera], load_violation_catalogue(), feeds, detector, publisher, opts)
     worker = pipe.workers[camera.id]
@@ -276,7 +290,12 @@ def _ensure_topics(bootstrap: str, settings: Settings) -> None:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from vision.catalogue import load_violation_catalogue
-    from vision.config import CameraConfigError, load_cameras, resolve_source
+    from vision.config import (
+        CameraConfigError,
+        load_cameras,
+        resolve_references,
+        resolve_source,
+    )
     from vision.detector import DetectorSpec, create_detector
     from vision.pipeline import Pipeline, PipelineOptions
     from vision.publish import KafkaPublisher, LogPublisher, Publisher
@@ -362,6 +381,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         frame_interval_s=settings.camera_frame_interval_s,
         device=detector.plan.device,
         count_sensors=_count_sensors(settings, [c.id for c in chosen]),
+        view_references=resolve_references(chosen, settings.shared_dir, base),
     )
     pipe = Pipeline.build(chosen, load_violation_catalogue(), feeds, detector, publisher, opts)
     feed_topics = [

@@ -1,5 +1,6 @@
 """Shared helpers of the vision tests: the shipped catalogue, a frame-by-frame replay of
-synthetic tracks through a rule (no video anywhere), and a CPU detector on the real weights."""
+synthetic tracks through a rule (no video anywhere), a CPU detector on the real weights, and
+a small stop-line camera with a synthetic car for tests through a real ``CameraWorker``."""
 
 from __future__ import annotations
 
@@ -7,16 +8,19 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby, pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue, load_violation_catalogue
-from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
+from vision.config import CameraConfig
+from vision.detector import CLASS_NAMES, DetectorSpec, UltralyticsDetector, create_detector
 from vision.rules import Rule, Violation
-from vision.tracks import TrackBook, TrackPoint
+from vision.tracks import Detections, TrackBook, TrackPoint
 
 Waypoints = Sequence[tuple[float, float, float]]  # (t, x, y) of the anchor (bottom centre)
 Replay = Callable[..., list[Violation]]
+CarAt = Callable[[float, float], Detections]  # (t, bottom y) -> one car's detection
 
 
 @pytest.fixture(scope="session")
@@ -108,3 +112,47 @@ def replay_tracks(
 @pytest.fixture
 def replay() -> Replay:
     return replay_tracks
+
+
+@pytest.fixture(scope="session")
+def stop_line_camera() -> CameraConfig:
+    """A 320x240 camera: one stop line across y=150, traffic up the image, and one signal
+    head read from the image at (280-310, 10-60) for all three movements."""
+    return CameraConfig.model_validate(
+        {
+            "id": "cam-b",
+            "name": "B",
+            "location": {"lat": 20.8, "lon": 106.7},
+            "source": "x.mp4",
+            "detect_fps": 10,
+            "frame": {"width": 320, "height": 240},
+            "stop_lines": [{"id": "s", "line": [[40, 150], [300, 150]], "direction": [0, -1]}],
+            "signal": {
+                "source": "image",
+                "confirm_frames": 3,
+                "heads": [
+                    {
+                        "kind": "ball",
+                        "box": [280, 10, 310, 60],
+                        "movements": ["straight", "left", "right"],
+                    }
+                ],
+            },
+        }
+    )
+
+
+def _car_at(t: float, bottom: float) -> Detections:
+    return Detections(
+        t,
+        np.array([[140.0, bottom - 40, 200.0, bottom]]),
+        np.array([0.9]),
+        np.array([CLASS_NAMES.index("car")]),
+        CLASS_NAMES,
+    )
+
+
+@pytest.fixture(scope="session")
+def car_at() -> CarAt:
+    """``car_at(t, bottom)``: one car, 60x40 px, x 140-200, its bottom at ``bottom``."""
+    return _car_at

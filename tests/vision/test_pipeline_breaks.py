@@ -11,6 +11,7 @@ are the control (one track, the red remembered).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,34 +19,13 @@ import pytest
 
 from vision.catalogue import ViolationCatalogue
 from vision.config import CameraConfig
-from vision.detector import CLASS_NAMES, prepare_ultralytics_env
+from vision.detector import prepare_ultralytics_env
 from vision.pipeline import CameraWorker, PipelineOptions
 from vision.rules import Violation
 from vision.source import Frame
 from vision.tracks import Detections
 
-CAM = CameraConfig.model_validate(
-    {
-        "id": "cam-b",
-        "name": "B",
-        "location": {"lat": 20.8, "lon": 106.7},
-        "source": "x.mp4",
-        "detect_fps": 10,
-        "frame": {"width": 320, "height": 240},
-        "stop_lines": [{"id": "s", "line": [[40, 150], [300, 150]], "direction": [0, -1]}],
-        "signal": {
-            "source": "image",
-            "confirm_frames": 3,
-            "heads": [
-                {
-                    "kind": "ball",
-                    "box": [280, 10, 310, 60],
-                    "movements": ["straight", "left", "right"],
-                }
-            ],
-        },
-    }
-)
+CarAt = Callable[[float, float], Detections]  # the conftest's car_at
 RED, GREEN = (40, 30, 235), (90, 220, 40)  # BGR lamps
 WALL0 = 1_767_225_600.0
 
@@ -61,17 +41,9 @@ def _frame(t: float, lamp: tuple[int, int, int], segment: int) -> Frame:
     return Frame("cam-b", img, t, WALL0 + t, round(t * 10), 0, segment)
 
 
-def _car(t: float, bottom: float) -> Detections:
-    return Detections(
-        t,
-        np.array([[140.0, bottom - 40, 200.0, bottom]]),
-        np.array([0.9]),
-        np.array([CLASS_NAMES.index("car")]),
-        CLASS_NAMES,
-    )
-
-
-def _drive(worker: CameraWorker, break_at: int | None) -> tuple[list[Violation], list[int]]:
+def _drive(
+    worker: CameraWorker, car_at: CarAt, break_at: int | None
+) -> tuple[list[Violation], list[int]]:
     """20 ticks waiting at y=170 on red, then green and 8 ticks driving up at 20 px a tick
     (over the line at 2.1 s); frames from tick ``break_at`` on are the next segment. Returns
     the violations and the car's track id at each tick."""
@@ -83,15 +55,17 @@ def _drive(worker: CameraWorker, break_at: int | None) -> tuple[list[Violation],
         segment = 1 if break_at is not None and k >= break_at else 0
         frame = _frame(t, GREEN if after else RED, segment)
         assert worker.offer(frame) is True
-        found += worker.apply(frame, _car(t, 170.0 - 20 * (k - 20) if after else 170.0))
+        found += worker.apply(frame, car_at(t, 170.0 - 20 * (k - 20) if after else 170.0))
         assert worker.tracked is not None and worker.tracked.track_id is not None
         ids += [int(i) for i in worker.tracked.track_id]
     return found, ids
 
 
-def test_without_a_break_tracks_and_lights_carry_on(catalogue: ViolationCatalogue) -> None:
-    worker = CameraWorker(CAM, catalogue, PipelineOptions(gate=False))
-    found, ids = _drive(worker, break_at=None)
+def test_without_a_break_tracks_and_lights_carry_on(
+    catalogue: ViolationCatalogue, stop_line_camera: CameraConfig, car_at: CarAt
+) -> None:
+    worker = CameraWorker(stop_line_camera, catalogue, PipelineOptions(gate=False))
+    found, ids = _drive(worker, car_at, break_at=None)
     # the light turned green at 2.0 s and was confirmed at 2.2 s; the crossing at 2.1 s falls
     # in that lag, which the red-light rule waits out (settle_s), so no violation either way
     assert found == [] and len(set(ids)) == 1
@@ -100,9 +74,11 @@ def test_without_a_break_tracks_and_lights_carry_on(catalogue: ViolationCatalogu
     assert worker.ring.segment_of(2.5) == (-math.inf, math.inf)
 
 
-def test_after_a_break_tracks_and_lights_start_over(catalogue: ViolationCatalogue) -> None:
-    worker = CameraWorker(CAM, catalogue, PipelineOptions(gate=False))
-    found, ids = _drive(worker, break_at=20)
+def test_after_a_break_tracks_and_lights_start_over(
+    catalogue: ViolationCatalogue, stop_line_camera: CameraConfig, car_at: CarAt
+) -> None:
+    worker = CameraWorker(stop_line_camera, catalogue, PipelineOptions(gate=False))
+    found, ids = _drive(worker, car_at, break_at=20)
     assert found == []
     # the waiting car was finished at the break; the car after it is a new track, whose id
     # was never used before on this camera
@@ -114,15 +90,18 @@ def test_after_a_break_tracks_and_lights_start_over(catalogue: ViolationCatalogu
     assert worker.ring.segment_of(2.5) == (2.0, math.inf)  # no evidence clip spans the break
 
 
-def test_the_first_frame_after_a_break_is_a_tick(catalogue: ViolationCatalogue) -> None:
+def test_the_first_frame_after_a_break_is_a_tick(
+    catalogue: ViolationCatalogue, stop_line_camera: CameraConfig, car_at: CarAt
+) -> None:
     # 2 ticks/s on a 10 frames/s stream that breaks at 0.8 s: the new picture is detected at
     # once (a looping file's next pass starts like the file's first frame), not at 1.0 s
-    worker = CameraWorker(CAM.model_copy(update={"detect_fps": 2}), catalogue, PipelineOptions())
+    camera = stop_line_camera.model_copy(update={"detect_fps": 2})
+    worker = CameraWorker(camera, catalogue, PipelineOptions())
     ticks = []
     for k in range(16):
         t = round(0.1 * k, 3)
         frame = _frame(t, RED, 1 if k >= 8 else 0)
         if worker.offer(frame) is not None:
             ticks.append(t)
-            worker.apply(frame, _car(t, 170.0))
+            worker.apply(frame, car_at(t, 170.0))
     assert ticks == [0.0, 0.5, 0.8, 1.3]

@@ -1,7 +1,8 @@
 """The view check (``vision/view.py``): a camera that was moved or covered judges nothing.
 
 The state machine on hand-made readings; the measurement on a real frame of junction B
-shifted, rotated and blanked by known amounts; learning a reference; and a real
+shifted, rotated and blanked by known amounts; learning a reference, or taking it from the
+configuration (``ioc vision reference`` writes one); and a real
 :class:`CameraWorker` whose camera is moved while a car crosses its stop line on red: the
 violation judged on the displaced geometry is withdrawn, counts and rules stop until the view
 is back, and the same frames with the check off are the control.
@@ -9,25 +10,37 @@ is back, and the same frames with the check off are the control.
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from pydantic import ValidationError
 
+from ioc.cli import main
 from ioc.domain.alarm_sources import from_camera
 from ioc.domain.alarms import Raise, Resolve
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
-from vision.config import CameraConfig
-from vision.detector import CLASS_NAMES, prepare_ultralytics_env
+from vision.config import CameraConfig, ViewTuning
+from vision.detector import prepare_ultralytics_env
 from vision.pipeline import CameraWorker, PipelineOptions
 from vision.publish import health_message
 from vision.source import Frame
 from vision.tracks import Detections
-from vision.view import Reading, ViewCheck, ViewConfig, ViewWatch, compare, features
+from vision.view import (
+    Reading,
+    ViewCheck,
+    ViewConfig,
+    ViewWatch,
+    compare,
+    features,
+    load_reference,
+)
 
 OK = Reading("ok", 0.5, 80, 300)
 MOVED = Reading("moved", 40.0, 60, 300)
@@ -121,6 +134,11 @@ def test_boxes_are_left_out_of_the_scene(junction_b: NDArray[np.uint8]) -> None:
     left = np.array([[0.0, 0.0, w / 2, float(h)]])  # grown by box_pad on each side
     pts = features(junction_b, cfg, left).points
     assert len(pts) > 50 and pts[:, 0].min() >= w / 2 * (1 + cfg.box_pad) - 2
+    # a reference image's transparent pixels are left out the same way
+    bgra = np.asarray(cv2.cvtColor(junction_b, cv2.COLOR_BGR2BGRA), dtype=np.uint8)
+    bgra[:, : w // 2, 3] = 0
+    pts = features(bgra, cfg).points
+    assert len(pts) > 50 and pts[:, 0].min() >= w / 2 - 2
 
 
 def test_matches_bunched_on_one_object_are_no_camera_move() -> None:
@@ -165,24 +183,7 @@ def test_a_reference_needs_texture_and_later_frames_that_agree() -> None:
 
 # --- a moved camera through a real CameraWorker -------------------------------------------
 
-CAM = CameraConfig.model_validate(
-    {
-        "id": "cam-v",
-        "name": "V",
-        "location": {"lat": 20.8, "lon": 106.7},
-        "source": "x.mp4",
-        "detect_fps": 10,
-        "frame": {"width": 320, "height": 240},
-        "stop_lines": [{"id": "s", "line": [[40, 150], [300, 150]], "direction": [0, -1]}],
-        "signal": {
-            "source": "image",
-            "confirm_frames": 3,
-            "heads": [{"kind": "ball", "box": [280, 10, 310, 60], "movements": ["straight"]}],
-        },
-        "tuning": {"straight_min_px": 60},
-        "view": {"interval_s": 0.5, "confirm": 2},
-    }
-)
+CarAt = Callable[[float, float], Detections]  # the conftest's car_at
 RED = (40, 30, 235)
 WALL0 = 1_767_225_600.0
 
@@ -192,17 +193,22 @@ def _offline_ultralytics(tmp_path_factory: pytest.TempPathFactory) -> None:
     prepare_ultralytics_env(Path(tmp_path_factory.mktemp("yolo")))
 
 
-def _car(t: float, bottom: float) -> Detections:
-    return Detections(
-        t,
-        np.array([[140.0, bottom - 40, 200.0, bottom]]),
-        np.array([0.9]),
-        np.array([CLASS_NAMES.index("car")]),
-        CLASS_NAMES,
+def _camera(stop_line_camera: CameraConfig, check: bool) -> CameraConfig:
+    """The conftest's stop-line camera, the view checked every 0.5 s (or not at all), and a
+    shorter travel past the line deciding "straight" (so the crossing is judged at once)."""
+    return stop_line_camera.model_copy(
+        update={
+            "id": "cam-v",
+            "name": "V",
+            "tuning": stop_line_camera.tuning.model_copy(update={"straight_min_px": 60}),
+            "view": stop_line_camera.view.model_copy(
+                update={"interval_s": 0.5, "confirm": 2, "enabled": check}
+            ),
+        }
     )
 
 
-def _run(worker: CameraWorker) -> tuple[list[str], list[str]]:
+def _run(worker: CameraWorker, car_at: CarAt) -> tuple[list[str], list[str]]:
     """Red all along. 0-1.9 s: the camera as drawn, a car waits below the stop line.
     2.0-3.9 s: the camera turned 50 px (another part of the scene under the same pixels);
     the car drives up over the line (judged red-light on the drawn geometry at 2.2 s).
@@ -219,7 +225,7 @@ def _run(worker: CameraWorker) -> tuple[list[str], list[str]]:
         frame = Frame("cam-v", img, t, WALL0 + t, k, 0, 0)
         assert worker.offer(frame) is True
         bottom = 170.0 - 40 * (k - 20) if 20 <= k < 25 else 170.0
-        for v in worker.apply(frame, _car(t, max(bottom, 45.0))):
+        for v in worker.apply(frame, car_at(t, max(bottom, 45.0))):
             fired.append(v.rule)
             worker.recorder.open(v, f"e{k}", WALL0 + v.time, worker.view_extra())
         states.append("off" if worker.view is None else worker.view.state)
@@ -227,16 +233,16 @@ def _run(worker: CameraWorker) -> tuple[list[str], list[str]]:
 
 
 def test_a_moved_camera_withdraws_what_it_judged_and_judges_nothing(
-    catalogue: ViolationCatalogue,
+    catalogue: ViolationCatalogue, stop_line_camera: CameraConfig, car_at: CarAt
 ) -> None:
-    off = CAM.model_copy(update={"view": CAM.view.model_copy(update={"enabled": False})})
+    off = _camera(stop_line_camera, check=False)
     control = CameraWorker(off, catalogue, PipelineOptions(gate=False))
-    fired, _ = _run(control)
+    fired, _ = _run(control, car_at)
     assert fired == ["red_light"] and control.recorder.pending == 1
     assert control.ring.segment_of(3.0) == (-math.inf, math.inf)
 
-    worker = CameraWorker(CAM, catalogue, PipelineOptions(gate=False))
-    fired, states = _run(worker)
+    worker = CameraWorker(_camera(stop_line_camera, True), catalogue, PipelineOptions(gate=False))
+    fired, states = _run(worker, car_at)
     # learned at 1.0 s; the move at 2.0 s confirmed by the second reading (2.5 s); back at
     # 4.0 s, confirmed at 4.5 s
     assert states[9] == "learning" and states[10] == "ok"
@@ -252,9 +258,9 @@ def test_a_moved_camera_withdraws_what_it_judged_and_judges_nothing(
     assert min(points) == 4.5 and max(points) == 5.9
 
 
-def test_a_moved_view_raises_a_camera_alarm() -> None:
+def test_a_moved_view_raises_a_camera_alarm(stop_line_camera: CameraConfig) -> None:
     msg = health_message(
-        CAM,
+        _camera(stop_line_camera, True),
         now_wall=WALL0,
         connected=True,
         decoded_fps=10,
@@ -274,3 +280,100 @@ def test_a_moved_view_raises_a_camera_alarm() -> None:
     assert raised.title == "camera view moved: V"
     assert isinstance(from_camera({**msg, "view": "learning"}), Resolve)
     assert isinstance(from_camera({**msg, "view": None}), Resolve)  # check off
+
+
+# --- a reference image from the configuration ---------------------------------------------
+
+
+def test_a_configured_reference_catches_a_camera_turned_before_the_start(
+    junction_b: NDArray[np.uint8], tmp_path: Path
+) -> None:
+    png = tmp_path / "ref.png"
+    assert cv2.imwrite(str(png), junction_b)
+    h, w = junction_b.shape[:2]
+    anchors = [(100.0, 600.0), (900.0, 600.0)]
+    turned = _warp(junction_b, _shift(40))
+    check = ViewCheck(ViewConfig(), anchors, (w, h), load_reference(png, (w, h)))
+    assert check.configured and check.state == "learning"
+    assert check.check(turned, 0.0) is None  # the first reading is not enough
+    change = check.check(turned, 2.0)
+    assert change is not None and change.new == "moved" and change.last_ok_t is None
+    right = ViewCheck(ViewConfig(), anchors, (w, h), load_reference(png, (w, h)))
+    first = right.check(junction_b, 0.0)
+    assert first is not None and first.new == "ok"  # no learning: judged at once
+    # a stream at half the size: the reference is scaled to it, the anchors with it
+    half = (w // 2, h // 2)
+    small = np.asarray(cv2.resize(junction_b, half, interpolation=cv2.INTER_AREA), np.uint8)
+    scaled = ViewCheck(ViewConfig(), [(50.0, 300.0)], half, load_reference(png, half))
+    assert scaled.check(small, 0.0) is not None and scaled.state == "ok"
+
+
+def test_unusable_references_are_refused_with_their_cause(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot read"):
+        load_reference(tmp_path / "missing.png", (320, 240))
+    (tmp_path / "notes.png").write_text("not an image", encoding="utf-8")
+    with pytest.raises(ValueError, match="not an 8-bit PNG or JPEG"):
+        load_reference(tmp_path / "notes.png", (320, 240))
+    flat = np.full((240, 320, 3), 90, np.uint8)
+    with pytest.raises(ValueError, match="0 features"):
+        ViewCheck(ViewConfig(), [], (320, 240), flat)
+    with pytest.raises(ValidationError, match="not a URL"):
+        ViewTuning.model_validate({"reference": "http://cams.example/ref.png"})
+
+
+def test_a_camera_whose_reference_cannot_be_read_learns_its_view(
+    catalogue: ViolationCatalogue,
+    stop_line_camera: CameraConfig,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    opts = PipelineOptions(gate=False, view_references={"cam-b": tmp_path / "gone.png"})
+    with caplog.at_level(logging.ERROR, logger="vision.pipeline"):
+        worker = CameraWorker(stop_line_camera, catalogue, opts)
+    assert worker.view is not None and not worker.view.configured
+    assert "cam-b: view.reference: cannot read" in caplog.text
+
+
+CAMERA_YAML = """
+id: cam-jb
+name: Junction B
+location: {lat: 20.86, lon: 106.68}
+source: "shared:data/video/vn_cctv_junction_b.mp4"
+detect_fps: 5
+frame: {width: 1018, height: 720}
+count_lines:
+  - {id: across, line: [[100, 500], [900, 500]], direction: [0, -1]}
+view: {reference: cam-jb.png}
+"""
+
+
+def test_the_reference_command_takes_a_textured_frame_and_says_what_to_configure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cam.yaml"
+    config.write_text(CAMERA_YAML, encoding="utf-8")
+    assert main(["vision", "check-config", str(config)]) == 0
+    assert "(file missing)" in capsys.readouterr().out
+    args = ["vision", "reference", "--config", str(config), "--camera", "cam-jb", "--at", "3"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "view: {reference: cam-jb.png}" in out
+    image = cv2.imread(str(tmp_path / "cam-jb.png"), cv2.IMREAD_UNCHANGED)
+    assert image is not None and image.shape == (720, 1018, 4)
+    assert 0.02 < (image[:, :, 3] == 0).mean() < 0.6  # the traffic in it is transparent
+    assert main(["vision", "check-config", str(config)]) == 0
+    assert "(file missing)" not in capsys.readouterr().out
+    # a blank source has nothing to judge a view on: refused, nothing written
+    blank = tmp_path / "blank.mp4"
+    writer = cv2.VideoWriter(str(blank), cv2.VideoWriter.fourcc(*"mp4v"), 10, (320, 240))
+    for _ in range(5):
+        writer.write(np.full((240, 320, 3), 90, np.uint8))
+    writer.release()
+    config.write_text(
+        CAMERA_YAML.replace('"shared:data/video/vn_cctv_junction_b.mp4"', "blank.mp4"),
+        encoding="utf-8",
+    )
+    args = ["vision", "reference", "--config", str(config), "--camera", "cam-jb"]
+    assert main([*args, "--out", str(tmp_path / "b.png")]) == 1
+    assert "fewer than the 150 the view check needs" in capsys.readouterr().err
+    assert not (tmp_path / "b.png").exists()
