@@ -236,14 +236,14 @@ class EvidenceRecorder:
         self._open = keep
         return jobs
 
-    def withdraw(self, after_t: float | None) -> list[Violation]:
+    def withdraw(self, after_t: float | None) -> list[tuple[Violation, str, float]]:
         """Drop the open violations judged after stream time ``after_t`` (all of them when
         ``None``): their evidence is not written and they are not published. For a camera
         whose view turned out to have moved: they were judged on geometry no longer on the
-        road."""
-        gone = [v for v, *_ in self._open if after_t is None or v.time > after_t]
+        road. Returns each with its event id and wall time."""
+        gone = [o for o in self._open if after_t is None or o[0].time > after_t]
         self._open = [o for o in self._open if not (after_t is None or o[0].time > after_t)]
-        return gone
+        return [(v, eid, wall) for v, eid, wall, _ in gone]
 
     @property
     def pending(self) -> int:

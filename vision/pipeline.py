@@ -64,6 +64,7 @@ from vision.publish import (
     health_message,
     violation_message,
     violation_notice,
+    violation_withdrawn,
 )
 from vision.riders import fuse_riders
 from vision.rules import Violation, build_rules
@@ -136,6 +137,8 @@ class CameraWorker:
         self.lag_s: float | None = None
         self.clock = TickClock(self.period)
         self.segment = 0  # of the frames taken so far (``Frame.segment``)
+        # withdrawn violations whose dashboard notice must be taken back (the pipeline sends it)
+        self.retracted: list[tuple[Violation, str, float, str]] = []
 
     def _configure(self, camera: CameraConfig) -> None:
         """Build everything that depends on the camera's configuration and geometry."""
@@ -322,6 +325,7 @@ class CameraWorker:
         if change.new in BAD_STATES:
             gone = self.recorder.withdraw(change.last_ok_t)
             self.stats.withdrawn += len(gone)
+            self.retracted += [(v, eid, wall, f"view_{change.new}") for v, eid, wall in gone]
             logger.warning(
                 "%s: view %s (geometry shifted %s px, %d matches, %d features); rules and "
                 "counts stop until it is back; %d violation(s) judged since the last good "
@@ -462,6 +466,13 @@ class Pipeline:
         for w, f, _ in todo:
             for v in w.apply(f, by_cam.get(w.camera.id)):
                 self._open_evidence(w, f, v)
+            for v, eid, wall, reason in w.retracted:
+                self.publisher.send(
+                    self.opts.topic_dashboard,
+                    violation_withdrawn(v, eid, wall, reason),
+                    key=v.camera_id,
+                )
+            w.retracted.clear()
             for job in w.recorder.ready(f.t):
                 self.writer.submit(job)
         self._housekeeping()

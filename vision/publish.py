@@ -119,6 +119,20 @@ def violation_notice(v: Violation, eid: str, event_wall: float) -> dict[str, Any
     }
 
 
+def violation_withdrawn(v: Violation, eid: str, event_wall: float, reason: str) -> dict[str, Any]:
+    """A notice sent for ``v`` is taken back: its camera's view turned out to have moved
+    before it was judged, so it is never written or published (``reason``: ``view_moved``,
+    ``view_obstructed``)."""
+    return {
+        "type": "camera_violation_withdrawn",
+        "event_id": eid,
+        "camera_id": v.camera_id,
+        "rule": v.rule,
+        "time": iso(event_wall),
+        "reason": reason,
+    }
+
+
 def health_message(
     camera: CameraConfig,
     *,

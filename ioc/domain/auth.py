@@ -152,7 +152,8 @@ CHANNELS: Final[Mapping[str, Permission]] = {
     "alarms": Permission(STAFF, description="unified alarms: every transition (alarm.*)"),
     "cameras": Permission(
         frozenset({"admin", "operator", "police"}),
-        description="camera health, annotated frames, counts, violations as they fire",
+        description="camera health, annotated frames, counts, violations as they fire (and "
+        "withdrawn)",
     ),
     "feedback": Permission(
         frozenset({"admin", "operator"}),
@@ -180,6 +181,7 @@ MESSAGE_CHANNEL: Final[Mapping[str, str]] = {
     "camera_frame": "cameras",
     "camera_counts": "cameras",
     "camera_violation": "cameras",
+    "camera_violation_withdrawn": "cameras",
     "violation.new": "violations",
     "feedback.overdue": "feedback",
     "feedback.kpi": "feedback",

@@ -213,6 +213,24 @@ def test_wall_loads_moves_and_alarms_are_acknowledged_across_walls(
     expect(cam.locator("img")).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"))
     expect(cam.locator(".cstat")).to_contain_text("11,5 fps")
     expect(page.locator(".cam-icon.cam-ok")).to_have_count(1)
+    # a violation noticed, then taken back (its camera's view turned out to have moved)
+    tally = page.locator('[data-kpi="violations"] .tile-main')
+    expect(tally).to_have_text("0")
+    notice = {
+        "type": "camera_violation",
+        "event_id": "6f1c1d0e-0000-5000-8000-000000000001",
+        "camera_id": CAMERA,
+        "rule": "red_light",
+        "vehicle_class": "motorbike",
+        "where": "stop",
+        "time": datetime.now(UTC).isoformat(),
+        "citation": "Điểm b khoản 9 Điều 6 Nghị định 168/2024/NĐ-CP",
+    }
+    produce(dashboard.settings, "dashboard", [json.dumps(notice).encode()], key=CAMERA.encode())
+    expect(tally).to_have_text("1")
+    withdrawn = {**notice, "type": "camera_violation_withdrawn", "reason": "view_moved"}
+    produce(dashboard.settings, "dashboard", [json.dumps(withdrawn).encode()], key=CAMERA.encode())
+    expect(tally).to_have_text("0")
     page.screenshot(path=str(SHOTS / "ioc-wall-full.png"))
     cam.click()
     expect(page.locator("#enlarge")).to_be_visible()

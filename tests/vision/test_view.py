@@ -26,11 +26,12 @@ from ioc.domain.alarm_sources import from_camera
 from ioc.domain.alarms import Raise, Resolve
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
-from vision.config import CameraConfig, ViewTuning
-from vision.detector import prepare_ultralytics_env
-from vision.pipeline import CameraWorker, PipelineOptions
-from vision.publish import health_message
-from vision.source import Frame
+from vision.config import CameraConfig, ViewTuning, load_cameras
+from vision.detector import UltralyticsDetector, prepare_ultralytics_env
+from vision.pipeline import CameraWorker, Pipeline, PipelineOptions
+from vision.publish import MemoryPublisher, health_message
+from vision.rules import Violation
+from vision.source import CameraSource, Frame, Grabber
 from vision.tracks import Detections
 from vision.view import (
     Reading,
@@ -184,6 +185,7 @@ def test_a_reference_needs_texture_and_later_frames_that_agree() -> None:
 # --- a moved camera through a real CameraWorker -------------------------------------------
 
 CarAt = Callable[[float, float], Detections]  # the conftest's car_at
+CpuDetector = Callable[..., UltralyticsDetector]  # the conftest's cpu_detector
 RED = (40, 30, 235)
 WALL0 = 1_767_225_600.0
 
@@ -377,3 +379,56 @@ def test_the_reference_command_takes_a_textured_frame_and_says_what_to_configure
     assert main([*args, "--out", str(tmp_path / "b.png")]) == 1
     assert "fewer than the 150 the view check needs" in capsys.readouterr().err
     assert not (tmp_path / "b.png").exists()
+
+
+def test_the_pipeline_takes_back_the_notice_of_a_withdrawn_violation(
+    catalogue: ViolationCatalogue,
+    junction_b: NDArray[np.uint8],
+    cpu_detector: CpuDetector,
+    tmp_path: Path,
+) -> None:
+    # junction B as shipped (view checked every 2 s, 2 readings to confirm); frames queued by
+    # hand: the view learned by 4 s, a violation noticed on the wall at 4.5 s, the camera
+    # turned by 40 px from 6 s (confirmed at 8 s): the wall gets the notice taken back, and
+    # no violation message is ever sent
+    cam = load_cameras(Settings().cameras_dir)["vn-junction-b"]
+    src = CameraSource(cam.id, "unused.mp4")
+    feed = Grabber(src, size=8, drop_oldest=False)
+    detector = cpu_detector(tmp_path / "yolo")
+    pub = MemoryPublisher()
+    opts = PipelineOptions(evidence_root=tmp_path / "ev", device="cpu", gate=False)
+    pipe = Pipeline.build([cam], catalogue, {cam.id: feed}, detector, pub, opts)
+    turned = _warp(junction_b, _shift(40))
+    for t, image in ((0.0, junction_b), (2.0, junction_b), (4.0, junction_b)):
+        feed._put(Frame(cam.id, image, t, WALL0 + t, round(t * 10)))
+        assert pipe.step({cam.id})
+    worker = pipe.workers[cam.id]
+    view = worker.view
+    assert view is not None and view.state == "ok"
+    legal = catalogue.resolve("red_light", "motorbike")
+    assert legal is not None
+    v = Violation(
+        rule="red_light",
+        camera_id=cam.id,
+        track_id=7,
+        vehicle_class="motorbike",
+        time=4.5,
+        evidence_from=0.0,
+        evidence_to=9.5,
+        where="approach",
+        legal=legal,
+    )
+    pipe._open_evidence(worker, Frame(cam.id, junction_b, 4.5, WALL0 + 4.5, 45), v)
+    for t in (6.0, 8.0):
+        feed._put(Frame(cam.id, turned, t, WALL0 + t, round(t * 10)))
+        assert pipe.step({cam.id})
+    assert str(view.state) == "moved" and worker.stats.withdrawn == 1
+    notice = pub.of(opts.topic_dashboard, "camera_violation")
+    taken_back = pub.of(opts.topic_dashboard, "camera_violation_withdrawn")
+    assert [m["event_id"] for m in taken_back] == [notice[0]["event_id"]]
+    assert taken_back[0]["reason"] == "view_moved"
+    pipe._housekeeping(force=True)
+    health = pub.of(opts.topic_dashboard, "camera")[-1]
+    assert (health["view"], health["view_shift_px"]) == ("moved", pytest.approx(40, abs=4))
+    pipe._finish()
+    assert pub.of(opts.topic_violations) == []

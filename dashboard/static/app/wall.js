@@ -149,6 +149,7 @@ function handle(msg) {
   else if (t === "camera_frame") state.applyFrame(msg);
   else if (t === "camera_counts") state.applyCounts(msg);
   else if (t === "camera_violation") state.applyViolation(msg);
+  else if (t === "camera_violation_withdrawn") state.withdrawViolation(msg);
   else if (t === "feedback.kpi") state.feedbackKpi = msg;
   else if (t === "error") { console.warn("server refused a command:", msg.error); return; }
   else return;

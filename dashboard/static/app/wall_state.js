@@ -19,7 +19,7 @@ export class WallState {
     const now = Date.now();
     for (const v of snap.violations_hour ?? []) {
       // counts of the last hour from the database, spread as one bucket "now"
-      this.violations.set(v.camera_id, Array(v.count).fill(now));
+      this.violations.set(v.camera_id, Array.from({ length: v.count }, () => ({ id: null, at: now })));
     }
     this.feedbackKpi = this.feedbackKpi ?? null;
     this.workers = new Map((snap.workers ?? []).map((w) => [w.worker, w]));
@@ -65,13 +65,19 @@ export class WallState {
 
   applyViolation(msg) {
     const list = this.violations.get(msg.camera_id) ?? [];
-    list.push(Date.now());
+    list.push({ id: msg.event_id ?? null, at: Date.now() });
     this.violations.set(msg.camera_id, list);
+  }
+
+  // a violation judged just before its camera's view was found moved is taken back
+  withdrawViolation(msg) {
+    const list = this.violations.get(msg.camera_id) ?? [];
+    this.violations.set(msg.camera_id, list.filter((v) => v.id !== msg.event_id));
   }
 
   violationsLastHour(cameraId) {
     const cutoff = Date.now() - HOUR_MS;
-    const list = (this.violations.get(cameraId) ?? []).filter((t) => t >= cutoff);
+    const list = (this.violations.get(cameraId) ?? []).filter((v) => v.at >= cutoff);
     this.violations.set(cameraId, list);
     return list.length;
   }
