@@ -8,7 +8,8 @@ Which message means what (declarative, one function per source):
   connected → severity 3, a view that moved or is covered (``view``, see ``vision/view.py``)
   → severity 3, healthy → :class:`Resolve`. Source ref = camera id.
 * ``camera_violation``: a :class:`SurgeDetector` per camera raises when at least ``count``
-  violations fall within ``window_s`` and resolves when the window holds fewer than half.
+  violations fall within ``window_s`` and resolves when the window holds fewer than half;
+  ``camera_violation_withdrawn`` takes a notice out of the window again.
 * ``feedback.overdue`` (published by ``streams/agents/feedback_deadlines.py``): raise
   (severity 3) for the report; a ``feedback.*`` message with a final ``status`` (resolved,
   rejected, closed) for the same report resolves it (until such a message exists, operators
@@ -144,21 +145,24 @@ def from_feedback(doc: dict[str, Any]) -> Signal | None:
 
 @dataclass
 class SurgeDetector:
-    """Violations per camera in a sliding window; raise at ``count``, resolve below half."""
+    """Violations per camera in a sliding window; raise at ``count``, resolve below half. A
+    notice taken back (``camera_violation_withdrawn``: judged on a camera whose view had
+    moved) leaves the window."""
 
     window_s: float
     count: int
-    seen: dict[str, deque[datetime]] = field(default_factory=dict)
+    seen: dict[str, deque[tuple[datetime, str | None]]] = field(default_factory=dict)
     surging: set[str] = field(default_factory=set)
 
     def feed(self, doc: dict[str, Any]) -> Signal | None:
         camera, time = doc.get("camera_id"), _time(doc.get("time"))
         if not isinstance(camera, str) or time is None:
             return None
+        eid = doc.get("event_id")
         times = self.seen.setdefault(camera, deque())
-        times.append(time)
+        times.append((time, eid if isinstance(eid, str) else None))
         horizon = time - timedelta(seconds=self.window_s)
-        while times and times[0] < horizon:
+        while times and times[0][0] < horizon:
             times.popleft()
         n = len(times)
         if n >= self.count:
@@ -172,6 +176,21 @@ class SurgeDetector:
                 title=f"violation surge: {camera}",
                 detail={"camera_id": camera, "violations": n, "window_s": self.window_s},
             )
+        return self._calmed(camera, time, n)
+
+    def withdraw(self, doc: dict[str, Any]) -> Signal | None:
+        """Take a withdrawn violation's notice out of its camera's window."""
+        camera, time, eid = doc.get("camera_id"), _time(doc.get("time")), doc.get("event_id")
+        if not isinstance(camera, str) or time is None or not isinstance(eid, str):
+            return None
+        times = self.seen.get(camera, deque())
+        kept = deque(entry for entry in times if entry[1] != eid)
+        if len(kept) == len(times):
+            return None
+        self.seen[camera] = kept
+        return self._calmed(camera, time, len(kept))
+
+    def _calmed(self, camera: str, time: datetime, n: int) -> Signal | None:
         if camera in self.surging and n < max(1, self.count // 2):
             self.surging.discard(camera)
             return Resolve(
@@ -192,6 +211,8 @@ def signal_of(doc: dict[str, Any], surges: SurgeDetector) -> Signal | None:
         return from_camera(doc)
     if kind == "camera_violation":
         return surges.feed(doc)
+    if kind == "camera_violation_withdrawn":
+        return surges.withdraw(doc)
     if isinstance(kind, str) and kind.startswith("feedback."):
         return from_feedback(doc)
     return None

@@ -2,7 +2,8 @@
 
 Its input is the dashboard topic itself, because every alarm source already announces itself
 there: sensor alerts (``alert``, after the alerts agent stored them), camera health
-(``camera``), camera violations (``camera_violation``, counted for surges) and citizen
+(``camera``), camera violations (``camera_violation``, counted for surges, and
+``camera_violation_withdrawn``, taken out of that count again) and citizen
 feedback (``feedback.overdue`` …, once the feedback service publishes them). Each message is
 mapped to a signal by :func:`ioc.domain.alarm_sources.signal_of`, applied by
 :func:`ioc.storage.alarms.apply_signal` (one transaction, row-locked, idempotent by event id)
@@ -34,7 +35,7 @@ from streams.topics import partition_for
 logger = logging.getLogger(__name__)
 
 ALARM_BATCH = 500
-INTERESTING = frozenset({"alert", "camera", "camera_violation"})
+INTERESTING = frozenset({"alert", "camera", "camera_violation", "camera_violation_withdrawn"})
 SKIP = (b'"camera_frame"', b'"alarm.', b'"readings"', b'"rollups"', b'"heartbeat"')
 
 

@@ -67,6 +67,27 @@ def test_violation_surge_raises_at_count_and_resolves_below_half() -> None:
     assert violation(201) is None
 
 
+def test_a_withdrawn_violation_leaves_the_surge_window() -> None:
+    surges = SurgeDetector(window_s=60, count=4)
+
+    def message(kind: str, seconds: float, eid: str) -> Raise | Resolve | None:
+        t = T0 + timedelta(seconds=seconds)
+        doc = {"type": kind, "camera_id": "c", "time": t.isoformat(), "event_id": eid}
+        return signal_of(doc, surges)
+
+    assert [message("camera_violation", s, f"e{s}") for s in (0, 1, 2)] == [None, None, None]
+    # the third is taken back (its camera's view had moved): the fourth makes three, no surge
+    assert message("camera_violation_withdrawn", 3, "e2") is None
+    assert message("camera_violation_withdrawn", 3, "e-unknown") is None
+    assert message("camera_violation", 4, "e4") is None
+    surge = message("camera_violation", 5, "e5")
+    assert isinstance(surge, Raise) and surge.detail["violations"] == 4
+    # taking back three of the four brings the window below half: the surge ends
+    assert message("camera_violation_withdrawn", 6, "e0") is None
+    assert message("camera_violation_withdrawn", 6, "e1") is None
+    assert isinstance(message("camera_violation_withdrawn", 7, "e4"), Resolve)
+
+
 def test_feedback_overdue_and_resolution() -> None:
     surges = SurgeDetector(600, 3)
     overdue = signal_of(
