@@ -185,12 +185,15 @@ class EvidenceJob:
     complete: bool  # the ring held the whole window
 
 
+_Open = tuple[Violation, str, float, Mapping[str, Any]]  # violation, event id, wall, extra
+
+
 class EvidenceRecorder:
     """Waits for each open violation's post-event window, then yields its job; pure."""
 
     def __init__(self, camera: CameraConfig, ring: FrameRing) -> None:
         self.camera, self.ring = camera, ring
-        self._open: list[tuple[Violation, str, float, Mapping[str, Any]]] = []
+        self._open: list[_Open] = []
 
     def open(
         self,
@@ -241,8 +244,11 @@ class EvidenceRecorder:
         ``None``): their evidence is not written and they are not published. For a camera
         whose view turned out to have moved: they were judged on geometry no longer on the
         road. Returns each with its event id and wall time."""
-        gone = [o for o in self._open if after_t is None or o[0].time > after_t]
-        self._open = [o for o in self._open if not (after_t is None or o[0].time > after_t)]
+        gone: list[_Open] = []
+        kept: list[_Open] = []
+        for entry in self._open:
+            (gone if after_t is None or entry[0].time > after_t else kept).append(entry)
+        self._open = kept
         return [(v, eid, wall) for v, eid, wall, _ in gone]
 
     @property

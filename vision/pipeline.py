@@ -318,7 +318,7 @@ class CameraWorker:
                 "%s: view %s (shift %s px, %d matches)",
                 self.camera.id,
                 "matches its reference" if self.view.configured else "learned from the stream",
-                "?" if r.shift_px is None else f"{r.shift_px:g}",
+                _px(r.shift_px),
                 r.inliers,
             )
             return
@@ -332,7 +332,7 @@ class CameraWorker:
                 "check withdrawn",
                 self.camera.id,
                 change.new,
-                "?" if r.shift_px is None else f"{r.shift_px:g}",
+                _px(r.shift_px),
                 r.inliers,
                 r.features,
                 len(gone),
@@ -341,7 +341,7 @@ class CameraWorker:
             logger.warning(
                 "%s: view back (shift %s px); rules and counts resume",
                 self.camera.id,
-                "?" if r.shift_px is None else f"{r.shift_px:g}",
+                _px(r.shift_px),
             )
         self._start_over(frame.t)
 
@@ -359,6 +359,10 @@ class CameraWorker:
                 "max_shift_px": v.config.max_shift_px,
             }
         }
+
+
+def _px(value: float | None) -> str:
+    return "?" if value is None else f"{value:g}"
 
 
 class Pipeline:

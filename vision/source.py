@@ -139,6 +139,21 @@ def open_capture(url: str, timeout_ms: int = 5000, threads: int = 1) -> Any:
     return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
 
 
+def grab_frame(url: str, at_s: float = 0.0) -> NDArray[np.uint8] | None:
+    """One BGR frame of ``url`` (:func:`open_capture`, so a dead camera times out): at
+    ``at_s`` seconds into a file, the next frame of a stream; ``None`` when there is none."""
+    cap = open_capture(url)
+    try:
+        if not cap.isOpened():
+            return None
+        if source_kind(url) == "file":
+            cap.set(cv2.CAP_PROP_POS_MSEC, at_s * 1000.0)
+        ok, image = cap.read()
+    finally:
+        cap.release()
+    return np.asarray(image, dtype=np.uint8) if ok and image is not None else None
+
+
 def capture_opener(threads: int) -> Opener:
     """:func:`open_capture` with ``threads`` decode threads (``IOC_VISION_DECODE_THREADS``)."""
     return functools.partial(open_capture, threads=threads)

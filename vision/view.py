@@ -21,8 +21,8 @@ evenly lit car park) changes nothing.
 
 Example::
 
-    check = ViewCheck(ViewConfig(), anchors=[(120, 400), (880, 410)])
-    change = check.check(frame_bgr, t=12.0)   # None, or a ViewChange when the state changed
+    check = ViewCheck(ViewConfig(), [(120, 400), (880, 410)], frame_size=(1006, 720))
+    change = check.check(frame_bgr, t=12.0, boxes=detections.xyxy)  # a ViewChange, or None
     if check.state in ("moved", "obstructed"):
         ...  # judge nothing on this camera
 """
@@ -152,8 +152,8 @@ def features(
     small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
     mask = None
     if keep is not None and not (keep > 127).all():
-        mask = np.where(cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST) > 127, 255, 0)
-        mask = mask.astype(np.uint8)
+        opaque = cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST) > 127
+        mask = opaque.astype(np.uint8) * 255
     if boxes is not None and len(boxes):
         mask = np.full(small.shape, 255, np.uint8) if mask is None else mask
         for x1, y1, x2, y2 in np.round(grow(boxes, config.box_pad) * scale).astype(np.int64):

@@ -124,14 +124,7 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
         src = resolve_source(cam.source, settings.shared_dir, base)
         kind = source_kind(src)
         missing = " (file missing)" if kind == "file" and not Path(src).is_file() else ""
-        ref = resolve_reference(cam, settings.shared_dir, base)
-        view = (
-            "view check off"
-            if not cam.view.enabled
-            else "view learned from the stream"
-            if ref is None
-            else f"view reference {ref}" + ("" if ref.is_file() else " (file missing)")
-        )
+        view = _view_status(cam.view.enabled, resolve_reference(cam, settings.shared_dir, base))
         print(
             f"ok  {cam.id}: {kind} source{missing}, detect {cam.detect_fps:g} fps, "
             f"{len(cam.stop_lines)} stop line(s), {len(cam.lanes)} lane(s), {view}"
@@ -140,6 +133,15 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
         print("error: no camera configs found", file=sys.stderr)
         return 1
     return 0
+
+
+def _view_status(enabled: bool, reference: Path | None) -> str:
+    """What ``check-config`` says of a camera's view check."""
+    if not enabled:
+        return "view check off"
+    if reference is None:
+        return "view learned from the stream"
+    return f"view reference {reference}" + ("" if reference.is_file() else " (file missing)")
 
 
 def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
@@ -234,6 +236,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     from vision.annotate import draw
     from vision.config import load_cameras
     from vision.detector import DetectorSpec, create_detector
+    from vision.source import grab_frame
 
     image = (
         cv2.imread(str(args.file))
@@ -241,11 +244,8 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
         else None
     )
     if image is None:
-        cap = cv2.VideoCapture(str(args.file), cv2.CAP_FFMPEG)
-        cap.set(cv2.CAP_PROP_POS_MSEC, args.at * 1000.0)
-        ok, image = cap.read()
-        cap.release()
-        if not ok:
+        image = grab_frame(str(args.file), args.at)
+        if image is None:
             print(f"error: cannot read a frame of {args.file} at {args.at} s", file=sys.stderr)
             return 1
     frame = np.asarray(image, dtype=np.uint8)

@@ -42,7 +42,7 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
 
     from vision.config import CameraConfigError, load_cameras, resolve_source
     from vision.detector import DetectorSpec, create_detector
-    from vision.source import source_kind
+    from vision.source import grab_frame
     from vision.view import ViewConfig, features, grow
 
     path: Path = args.config or settings.cameras_dir
@@ -63,18 +63,10 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    src = resolve_source(camera.source, settings.shared_dir, base)
-    cap = cv2.VideoCapture(src, cv2.CAP_FFMPEG)
-    try:
-        if source_kind(src) == "file":
-            cap.set(cv2.CAP_PROP_POS_MSEC, args.at * 1000.0)
-        ok, image = cap.read() if cap.isOpened() else (False, None)
-    finally:
-        cap.release()
-    if not ok or image is None:
+    frame = grab_frame(resolve_source(camera.source, settings.shared_dir, base), args.at)
+    if frame is None:
         print(f"error: {camera.id}: no frame from its source", file=sys.stderr)
         return 1
-    frame = np.asarray(image, dtype=np.uint8)
     cfg = ViewConfig()
     detector = create_detector(DetectorSpec.from_settings(settings))
     boxes = detector.detect([frame], [args.at], class_maps=[camera.class_map or None])[0].xyxy
