@@ -7,7 +7,7 @@ VENV := .venv
 STAMP := $(VENV)/.stamp-installed
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test check bench clean venv chromium
+.PHONY: run test check bench clean venv chromium rtsp
 
 venv: $(STAMP)
 
@@ -32,7 +32,17 @@ chromium:
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
 	fi
 
-test: $(STAMP) chromium
+# A real RTSP server for the camera-source tests (tests/vision/test_rtsp.py, run by Debian's
+# python3): GStreamer's gst-rtsp-server. The tests skip without it.
+RTSP_PACKAGES := gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi
+rtsp:
+	@if ! /usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer" 2>/dev/null; then \
+		echo "installing GStreamer's RTSP server (camera-source tests)"; \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(RTSP_PACKAGES); \
+	fi
+
+test: $(STAMP) chromium rtsp
 	bash scripts/check
 
 check: $(STAMP)

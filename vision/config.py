@@ -323,6 +323,32 @@ class ViewTuning(_Strict):
         return self
 
 
+class StreamTiming(_Strict):
+    """How a camera's frames are timed (``vision/clock.py``) and where the stream counts as
+    broken: the pipeline starts tracks, dwell times and evidence over at a break."""
+
+    clock: Literal["auto", "pts", "wall"] = Field(
+        default="auto",
+        description="Frame times from the stream's own timestamps ('pts') or from their "
+        "arrival ('wall'); 'auto': pts for RTSP and for HTTP streams of a real container "
+        "(MPEG-TS, FLV, HLS), wall for MJPEG. Files always use their own timestamps.",
+    )
+    max_gap_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="A longer gap between two frames is a hole in the footage: the stream "
+        "starts over there. Raise it for cameras that send a frame every few seconds.",
+    )
+    max_delay_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="A frame whose timestamp strays further from its arrival starts the "
+        "stream over (its timing can no longer be trusted).",
+    )
+
+
 class CameraConfig(_Strict):
     id: str = Field(pattern=_ID, description="Camera id, unique in the city, e.g. 'vn-junction-a'.")
     name: str = Field(min_length=1, description="Human name shown to operators.")
@@ -364,6 +390,9 @@ class CameraConfig(_Strict):
     )
     view: ViewTuning = Field(
         default_factory=ViewTuning, description="Checking that the view has not moved."
+    )
+    stream: StreamTiming = Field(
+        default_factory=StreamTiming, description="Frame timing and breaks in the stream."
     )
 
     @model_validator(mode="after")

@@ -574,6 +574,8 @@ class Pipeline:
                 view_shift_px=None
                 if w.view is None or w.view.last is None
                 else w.view.last.shift_px,
+                clock=src.clock_kind if src else None,
+                breaks=src.breaks if src else 0,
             ),
             key=w.camera.id,
         )

@@ -149,9 +149,13 @@ def health_message(
     device: str,
     view: str | None = None,
     view_shift_px: float | None = None,
+    clock: str | None = None,
+    breaks: int = 0,
 ) -> dict[str, Any]:
     """``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
-    ``None`` when it is off), ``view_shift_px`` its last measured displacement."""
+    ``None`` when it is off), ``view_shift_px`` its last measured displacement; ``clock``:
+    where frame times come from (``file``, ``pts``, ``wall``; ``None`` before the first
+    connection), ``breaks``: gaps and timestamp restarts in the stream so far."""
     return {
         "type": "camera",
         "camera_id": camera.id,
@@ -169,6 +173,8 @@ def health_message(
         "device": device,
         "view": view,
         "view_shift_px": view_shift_px,
+        "clock": clock,
+        "stream_breaks": breaks,
     }
 
 

@@ -9,11 +9,14 @@ the one that matters), files can instead wait for the pipeline (nothing lost, fo
 
 Timestamps: a file frame's time is its own presentation time (``CAP_PROP_POS_MSEC``), never
 ``frame_number / fps`` - the sample clips have a variable frame rate; a looping file adds
-the previous passes' duration so time keeps increasing. A live frame's time is the wall
-clock when it was decoded (stream timestamps of RTSP/MJPEG cameras are not trustworthy).
-Each wrap of a looping file and each lost connection starts a new ``segment``: the frames
-after it do not continue the picture before it (the camera pipeline restarts its tracks and
-signal lights there).
+the previous passes' duration so time keeps increasing. A live frame's time comes from
+:class:`vision.clock.StreamClock`: its PTS mapped onto the wall clock where the stream has
+real timestamps (RTSP, MPEG-TS over HTTP), else the wall clock when it was decoded (MJPEG),
+so a burst of delayed frames keeps the spacing it was filmed with.
+Each wrap of a looping file, each lost connection and each break in the stream's timing (a
+gap longer than the camera's ``stream.max_gap_s``, a PTS that restarts) starts a new
+``segment``: the frames after it do not continue the picture before it (the camera pipeline
+restarts its tracks and signal lights there).
 
 Example::
 
@@ -37,6 +40,9 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from vision.clock import StreamClock, fourcc_text, uses_pts
+from vision.config import StreamTiming
 
 logger = logging.getLogger(__name__)
 
@@ -172,8 +178,13 @@ class CameraSource:
         opener: Opener = open_capture,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        timing: StreamTiming | None = None,
     ) -> None:
         self.camera_id, self.url, self.kind = camera_id, url, source_kind(url)
+        self.timing = timing or StreamTiming()
+        self.stream_clock = StreamClock(
+            use_pts=False, max_gap_s=self.timing.max_gap_s, max_delay_s=self.timing.max_delay_s
+        )
         self.loop = loop and self.kind == "file"
         self.backoff = backoff or Backoff()
         self._open, self._clock, self._wall = opener, clock, wall
@@ -184,6 +195,7 @@ class CameraSource:
         self._last_wall = 0.0
         self._seq = 0
         self._segment = 0  # breaks so far: wraps of a looping file, lost connections
+        self.breaks = 0  # of them, breaks in the stream's timing (gaps, PTS restarts)
         self.ended = False
         self.connected = False
         self.reconnects = 0
@@ -191,6 +203,16 @@ class CameraSource:
         self.last_error: str | None = None
         self.last_frame_wall: float | None = None
         self.decoded = RateMeter()
+
+    @property
+    def clock_kind(self) -> str | None:
+        """Where frame times come from: ``file``, ``pts`` or ``wall`` (``None`` before the
+        first connection of a live camera)."""
+        if self.kind == "file":
+            return "file"
+        if self._seq == 0 and self._cap is None:
+            return None
+        return "pts" if self.stream_clock.use_pts else "wall"
 
     @property
     def segment(self) -> int:
@@ -213,10 +235,16 @@ class CameraSource:
             self._lost()
             return None
         now = self._wall()
+        pts = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
         if self.kind == "file":
-            t = self._offset + float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+            t = self._offset + pts
+            if self._last_t >= 0 and t - self._last_t > self.timing.max_gap_s:
+                self._broke("gap", t - self._last_t)
         else:
-            t = now
+            stamp = self.stream_clock.stamp(now, pts)
+            if stamp.brk is not None:
+                self._broke(stamp.brk, stamp.t - self._last_t)
+            t = stamp.t
         if t <= self._last_t:  # repeated/zero pts: keep time strictly increasing
             t = self._last_t + 1e-3
         self._last_t, self._last_wall = t, now
@@ -267,8 +295,30 @@ class CameraSource:
         if self.failures:
             self.reconnects += 1
         self._cap, self.connected = cap, True
-        logger.info("camera %s: connected to %s", self.camera_id, redact(self.url))
+        if self.kind != "file":
+            self.stream_clock.reset()
+            self.stream_clock.use_pts = uses_pts(
+                self.timing.clock, self.kind, fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
+            )
+        logger.info(
+            "camera %s: connected to %s (frame times: %s)",
+            self.camera_id,
+            redact(self.url),
+            self.clock_kind,
+        )
         return True
+
+    def _broke(self, why: str, gap: float) -> None:
+        """The frame being grabbed does not continue the last one (``why``: ``gap``,
+        ``pts_reset``, ``delay``; ``gap`` seconds between them)."""
+        self._segment += 1
+        self.breaks += 1
+        logger.warning(
+            "camera %s: break in the stream (%s, %.2f s): tracks start over",
+            self.camera_id,
+            why,
+            gap,
+        )
 
     def _lost(self) -> None:
         self.close()

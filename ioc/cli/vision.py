@@ -184,7 +184,9 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     opener = capture_opener(settings.vision_decode_threads)
     feeds = {
         camera.id: Grabber(
-            CameraSource(camera.id, str(args.video), opener=opener), size=4, drop_oldest=False
+            CameraSource(camera.id, str(args.video), opener=opener, timing=camera.stream),
+            size=4,
+            drop_oldest=False,
         )
     }
     publisher = MemoryPublisher()
@@ -365,6 +367,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 resolve_source(c.source, settings.shared_dir, base),
                 loop=not args.no_loop,
                 opener=opener,
+                timing=c.stream,
             ),
             realtime=not args.fast,
             drop_oldest=not args.fast,
