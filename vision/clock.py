@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 ClockMode = Literal["auto", "pts", "wall"]
+ClockKind = Literal["file", "pts", "wall"]  # where a frame's time came from
 Break = Literal["gap", "pts_reset", "delay"]
 
 EPS = 1e-3  # the smallest step between two frames' times: time strictly increases

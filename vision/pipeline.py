@@ -135,6 +135,7 @@ class CameraWorker:
         self.stats = CameraStats()
         self.processed, self.detected = RateMeter(), RateMeter()
         self.lag_s: float | None = None
+        self._untimed_warned = False  # the "speeding not judged" warning was logged
         self.clock = TickClock(self.period)
         self.segment = 0  # of the frames taken so far (``Frame.segment``)
         # withdrawn violations whose dashboard notice must be taken back (the pipeline sends it)
@@ -289,11 +290,33 @@ class CameraWorker:
         dt = 0.0 if self._last_tick_t is None else min(1.0, max(0.0, frame.t - self._last_tick_t))
         self._last_tick_t = frame.t
         self.counter.presence(self.ledger.present(frame.t), dt, frame.wall)
-        out = [v for rule in self.rules for v in rule.evaluate(tracks, frame.t)]
+        timed = self._speeds_timed(frame)
+        out = [
+            v
+            for rule in self.rules
+            if timed or rule.key != "speeding"
+            for v in rule.evaluate(tracks, frame.t)
+        ]
         self.ring.add(frame.t, frame.wall, frame.image, Overlay(self.tracked, self.lights))
         self.lag_s = time.time() - frame.wall
         self.stats.violations += len(out)
         return out
+
+    def _speeds_timed(self, frame: Frame) -> bool:
+        """Whether a speed may be judged on ``frame``: its time is its own timestamp, or the
+        camera's YAML chose arrival times (``stream.clock: wall``) knowingly. A stream
+        without timestamps (MJPEG) is timed by arrival, and a burst after a stall would read
+        as a car several times too fast: no fine rests on that."""
+        if frame.clock != "wall" or self.camera.stream.clock == "wall":
+            return True
+        if not self._untimed_warned and self.camera.speed is not None:
+            self._untimed_warned = True
+            logger.warning(
+                "%s: the stream has no frame timestamps (MJPEG?): speeding is not judged; "
+                "set stream.clock: wall in its YAML to judge it on arrival times",
+                self.camera.id,
+            )
+        return False
 
     def _view_allows(self, frame: Frame, detections: Detections | None) -> bool:
         """Check the view when due (what the detector found, or else the tracked boxes, left
@@ -509,7 +532,7 @@ class Pipeline:
     def _open_evidence(self, w: CameraWorker, f: Frame, v: Violation) -> None:
         eid = str(event_id(v.camera_id, v.track_id, v.rule, v.time))
         wall = f.wall - (f.t - v.time)
-        w.recorder.open(v, eid, wall, w.view_extra())
+        w.recorder.open(v, eid, wall, {**w.view_extra(), "timing": {"clock": f.clock}})
         self.publisher.send(
             self.opts.topic_dashboard, violation_notice(v, eid, wall), key=v.camera_id
         )

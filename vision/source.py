@@ -41,7 +41,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from vision.clock import StreamClock, fourcc_text, uses_pts
+from vision.clock import ClockKind, StreamClock, fourcc_text, uses_pts
 from vision.config import StreamTiming
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,10 @@ def redact(url: str) -> str:
 class Frame:
     """One decoded BGR frame: stream time ``t`` (s), wall clock ``wall`` (epoch s), ``seq``;
     ``skipped``: frames decoded just before it that nobody wanted (never converted to BGR);
-    ``segment``: breaks in the stream before it (a looping file's wrap, a reconnection):
-    frames of different segments do not continue each other's picture."""
+    ``segment``: breaks in the stream before it (a looping file's wrap, a reconnection, a
+    gap): frames of different segments do not continue each other's picture; ``clock``:
+    where ``t`` comes from (``file`` or ``pts``: the frame's own timestamp; ``wall``: its
+    arrival, for streams without timestamps)."""
 
     camera_id: str
     image: NDArray[np.uint8]
@@ -80,6 +82,7 @@ class Frame:
     seq: int
     skipped: int = 0
     segment: int = 0
+    clock: ClockKind = "file"
 
 
 class Backoff:
@@ -205,7 +208,7 @@ class CameraSource:
         self.decoded = RateMeter()
 
     @property
-    def clock_kind(self) -> str | None:
+    def clock_kind(self) -> ClockKind | None:
         """Where frame times come from: ``file``, ``pts`` or ``wall`` (``None`` before the
         first connection of a live camera)."""
         if self.kind == "file":
@@ -271,7 +274,14 @@ class CameraSource:
             self._lost()
             return None
         return Frame(
-            self.camera_id, image, self._last_t, self._last_wall, self._seq, skipped, self._segment
+            self.camera_id,
+            image,
+            self._last_t,
+            self._last_wall,
+            self._seq,
+            skipped,
+            self._segment,
+            self.clock_kind or "wall",
         )
 
     def retry_in(self) -> float:

@@ -18,10 +18,13 @@ import pytest
 
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
-from vision.clock import StreamClock, fourcc_text, uses_pts
-from vision.config import RuleTuning, SpeedCalibration, StreamTiming
+from vision.clock import ClockKind, StreamClock, fourcc_text, uses_pts
+from vision.config import CameraConfig, RuleTuning, SpeedCalibration, StreamTiming
+from vision.detector import prepare_ultralytics_env
+from vision.pipeline import CameraWorker, PipelineOptions
 from vision.rules import SpeedingRule, Violation
 from vision.source import CameraSource, Frame
+from vision.tracks import Detections
 
 CLIP = Settings().shared_dir / "data" / "video" / "vn_cctv_junction_a.mp4"
 Replay = Callable[..., list[Violation]]
@@ -280,3 +283,53 @@ def test_an_mjpeg_stream_is_timed_by_arrival_and_a_stall_breaks_it() -> None:
         assert {f.segment for f in frames[after:]} == {1}
         assert frames[after].t - frames[after - 1].t > 1.0
         assert src.breaks == 1
+
+
+@pytest.mark.parametrize(
+    ("frame_clock", "configured", "judged"),
+    [
+        ("pts", "auto", True),
+        ("file", "auto", True),
+        ("wall", "auto", False),
+        ("wall", "wall", True),
+    ],
+)
+def test_speeding_is_judged_on_frames_timed_by_arrival_only_when_configured(
+    catalogue: ViolationCatalogue,
+    stop_line_camera: CameraConfig,
+    car_at: Callable[[float, float], Detections],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    frame_clock: ClockKind,
+    configured: str,
+    judged: bool,
+) -> None:
+    # a real CameraWorker (ByteTrack, rules): a car driving up the image at 170 px/s = 61
+    # km/h under a 10 px/m calibration and a 40 km/h limit
+    prepare_ultralytics_env(tmp_path / "yolo")
+    camera = CameraConfig.model_validate(
+        {
+            **stop_line_camera.model_dump(exclude={"stop_lines", "signal"}),
+            "id": "cam-s",
+            "speed": {
+                "image_points": [[0, 0], [320, 0], [320, 240], [0, 240]],
+                "ground_points_m": [[0, 0], [32, 0], [32, 24], [0, 24]],
+                "limit_kmh": 40,
+            },
+            "stream": {"clock": configured},
+        }
+    )
+    worker = CameraWorker(camera, catalogue, PipelineOptions(gate=False))
+    found: list[Violation] = []
+    for k in range(14):
+        t = round(0.1 * k, 3)
+        frame = Frame(
+            "cam-s", np.full((240, 320, 3), 90, np.uint8), t, 1e9 + t, k, clock=frame_clock
+        )
+        assert worker.offer(frame) is True
+        found += worker.apply(frame, car_at(t, 230.0 - 13 * k))
+    assert [v.rule for v in found] == (["speeding"] if judged else [])
+    if judged:
+        assert float(found[0].measured["speed_kmh"]) == pytest.approx(46.8, abs=2)
+    warned = "speeding is not judged" in caplog.text
+    assert warned == (not judged)

@@ -12,6 +12,7 @@ crossing and the timestamps are real; only the red lamp is synthetic.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -190,5 +191,7 @@ def test_pipeline_end_to_end_on_a_real_clip(detector: UltralyticsDetector, tmp_p
     }
     for f in files:
         assert hashlib.sha256((tmp_path / f["path"]).read_bytes()).hexdigest() == f["sha256"]
+    meta = next(f for f in files if f["kind"] == "metadata")
+    assert json.loads((tmp_path / meta["path"]).read_text())["timing"] == {"clock": "file"}
     notices = pub.of(opts.topic_dashboard, "camera_violation")
     assert {n["event_id"] for n in notices} >= {v["event_id"]}
