@@ -347,6 +347,14 @@ class StreamTiming(_Strict):
         description="A frame whose timestamp strays further from its arrival starts the "
         "stream over (its timing can no longer be trusted).",
     )
+    frozen_s: float | None = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="The same picture for this long (stream seconds) while frames keep "
+        "coming is a frozen camera: nothing is judged or counted until it moves again, and "
+        "what was judged on the frozen picture is withdrawn. null: not checked.",
+    )
 
 
 class CameraConfig(_Strict):

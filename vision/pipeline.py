@@ -54,6 +54,7 @@ from vision.evidence import (
     Overlay,
 )
 from vision.flow import flow_messages
+from vision.freeze import FreezeWatch
 from vision.motion import MotionConfig, MotionGate, roi_mask
 from vision.publish import (
     Publisher,
@@ -116,6 +117,7 @@ class CameraStats:
     violations: int = 0
     withdrawn: int = 0  # judged just before the view was found moved; never published
     view_changes: list[tuple[float, str]] = field(default_factory=list)  # (stream s, state)
+    freezes: list[tuple[float, float]] = field(default_factory=list)  # (since, found) stream s
     first_t: float | None = None
     last_t: float | None = None
 
@@ -136,6 +138,8 @@ class CameraWorker:
         self.processed, self.detected = RateMeter(), RateMeter()
         self.lag_s: float | None = None
         self._untimed_warned = False  # the "speeding not judged" warning was logged
+        frozen_s = camera.stream.frozen_s
+        self.freeze = FreezeWatch(frozen_s) if frozen_s is not None else None
         self.clock = TickClock(self.period)
         self.segment = 0  # of the frames taken so far (``Frame.segment``)
         # withdrawn violations whose dashboard notice must be taken back (the pipeline sends it)
@@ -276,7 +280,9 @@ class CameraWorker:
         if detections is not None:
             self.stats.detections += 1
             self.detected.tick(now)
-        if self.view is not None and not self._view_allows(frame, detections):
+        if (self.freeze is not None and not self._picture_moves(frame)) or (
+            self.view is not None and not self._view_allows(frame, detections)
+        ):
             self.ring.add(frame.t, frame.wall, frame.image, Overlay(None, self.lights))
             self.lag_s = time.time() - frame.wall
             return []
@@ -317,6 +323,36 @@ class CameraWorker:
                 self.camera.id,
             )
         return False
+
+    def _picture_moves(self, frame: Frame) -> bool:
+        """Whether the picture is live (:mod:`vision.freeze`). When it froze: the vehicles
+        in view are finished, tracks start over, no clip spans it, and what was judged
+        since its first unchanged frame is withdrawn; when it moves again, tracks start
+        over once more (the frozen stretch is a hole in the footage)."""
+        assert self.freeze is not None
+        change = self.freeze.update(frame.t, frame.image)
+        if change is not None:
+            if change.frozen:
+                self.stats.freezes.append((round(change.since_t, 3), round(change.t, 3)))
+                gone = self.recorder.withdraw(change.since_t)
+                self.stats.withdrawn += len(gone)
+                self.retracted += [(v, eid, wall, "stream_frozen") for v, eid, wall in gone]
+                logger.warning(
+                    "%s: the picture has not changed for %.1f s while frames keep coming "
+                    "(a frozen camera or recorder); rules and counts stop until it moves; "
+                    "%d violation(s) judged on it withdrawn",
+                    self.camera.id,
+                    change.t - change.since_t,
+                    len(gone),
+                )
+            else:
+                logger.warning(
+                    "%s: the picture moves again after %.1f s frozen; rules and counts resume",
+                    self.camera.id,
+                    change.t - change.since_t,
+                )
+            self._start_over(frame.t)
+        return not self.freeze.frozen
 
     def _view_allows(self, frame: Frame, detections: Detections | None) -> bool:
         """Check the view when due (what the detector found, or else the tracked boxes, left
@@ -599,6 +635,7 @@ class Pipeline:
                 else w.view.last.shift_px,
                 clock=src.clock_kind if src else None,
                 breaks=src.breaks if src else 0,
+                frozen=w.freeze is not None and w.freeze.frozen,
             ),
             key=w.camera.id,
         )

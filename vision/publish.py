@@ -121,8 +121,8 @@ def violation_notice(v: Violation, eid: str, event_wall: float) -> dict[str, Any
 
 def violation_withdrawn(v: Violation, eid: str, event_wall: float, reason: str) -> dict[str, Any]:
     """A notice sent for ``v`` is taken back: its camera's view turned out to have moved
-    before it was judged, so it is never written or published (``reason``: ``view_moved``,
-    ``view_obstructed``)."""
+    before it was judged, or its picture was frozen, so it is never written or published
+    (``reason``: ``view_moved``, ``view_obstructed``, ``stream_frozen``)."""
     return {
         "type": "camera_violation_withdrawn",
         "event_id": eid,
@@ -151,11 +151,13 @@ def health_message(
     view_shift_px: float | None = None,
     clock: str | None = None,
     breaks: int = 0,
+    frozen: bool = False,
 ) -> dict[str, Any]:
     """``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
     ``None`` when it is off), ``view_shift_px`` its last measured displacement; ``clock``:
     where frame times come from (``file``, ``pts``, ``wall``; ``None`` before the first
-    connection), ``breaks``: gaps and timestamp restarts in the stream so far."""
+    connection), ``breaks``: gaps and timestamp restarts in the stream so far; ``frozen``:
+    the picture stopped changing while frames keep coming (:mod:`vision.freeze`)."""
     return {
         "type": "camera",
         "camera_id": camera.id,
@@ -175,6 +177,7 @@ def health_message(
         "view_shift_px": view_shift_px,
         "clock": clock,
         "stream_breaks": breaks,
+        "frozen": frozen,
     }
 
 

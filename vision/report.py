@@ -63,4 +63,7 @@ def build_report(
             "changes": [{"stream_time_s": t, "state": state} for t, state in stats.view_changes],
             "withdrawn_violations": stats.withdrawn,
         },
+        # stretches where the picture stopped changing (vision/freeze.py): from its first
+        # unchanged frame to when that was found; nothing was judged until it moved again
+        "frozen": [{"since_s": since, "found_s": found} for since, found in stats.freezes],
     }

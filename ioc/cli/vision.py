@@ -414,6 +414,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{cid}: {st.frames} frames, {st.ticks} processed, {st.detections} detected, "
             f"{st.violations} violation(s)"
-            + (f", {st.withdrawn} withdrawn (view moved)" if st.withdrawn else "")
+            + (f", {st.withdrawn} withdrawn (view moved or picture frozen)" if st.withdrawn else "")
         )
     return 0

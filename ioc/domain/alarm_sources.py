@@ -88,7 +88,8 @@ def from_camera(doc: dict[str, Any]) -> Signal | None:
     error = doc.get("error")
     view = doc.get("view")
     bad_view = view in ("moved", "obstructed")
-    if connected and not error and not bad_view:
+    frozen = doc.get("frozen") is True
+    if connected and not error and not bad_view and not frozen:
         return Resolve(
             event_id=derived_id("camera", camera, time.isoformat(), "ok"),
             time=time,
@@ -96,7 +97,14 @@ def from_camera(doc: dict[str, Any]) -> Signal | None:
             source_ref=camera,
         )
     severity = 4 if not connected else 3
-    fault = "offline" if not connected else "error" if error else f"view_{view}"
+    if not connected:
+        fault = "offline"
+    elif error:
+        fault = "error"
+    elif bad_view:
+        fault = f"view_{view}"
+    else:
+        fault = "stream_frozen"
     return Raise(
         event_id=derived_id("camera", camera, time.isoformat(), fault),
         time=time,

@@ -55,10 +55,10 @@ VIDEO = Path("/work/shared/data/video/vn_cctv_junction_a.mp4")
 CAMERA = "cam-hp-lachtray"
 
 
-def camera_messages(connected: bool, view: str = "ok") -> list[bytes]:
+def camera_messages(connected: bool, view: str = "ok", frozen: bool = False) -> list[bytes]:
     """What the camera pipeline publishes: health, and an annotated frame of real footage
     (``view``: the view check's state, ``moved`` when the camera no longer shows the scene
-    its geometry was drawn on)."""
+    its geometry was drawn on; ``frozen``: the picture stopped changing)."""
     import cv2
 
     now = datetime.now(UTC).isoformat()
@@ -79,6 +79,9 @@ def camera_messages(connected: bool, view: str = "ok") -> list[bytes]:
         "device": "cpu",
         "view": view,
         "view_shift_px": 48.0 if view == "moved" else 0.4,
+        "clock": "pts",
+        "stream_breaks": 0,
+        "frozen": frozen,
     }
     if not connected:
         return [json.dumps(health).encode()]
@@ -244,6 +247,12 @@ def test_wall_loads_moves_and_alarms_are_acknowledged_across_walls(
     expect(cam.locator(".cstat")).to_contain_text("Lệch góc quay")
     expect(cam).to_have_class(re.compile(r"\bdown\b"))
     page.screenshot(path=str(SHOTS / "ioc-wall-camera-moved.png"))
+    # the view is back but the picture froze (a hung encoder): paused again, its own words
+    produce(dashboard.settings, "dashboard", camera_messages(True, "ok", True), key=CAMERA.encode())
+    expect(cam.locator(".cstat")).to_contain_text("Hình ảnh bị đứng")
+    expect(cam_alarm).to_contain_text("Hình ảnh bị đứng")
+    expect(cam).to_have_class(re.compile(r"\bdown\b"))
+    page.screenshot(path=str(SHOTS / "ioc-wall-camera-frozen.png"))
     produce(dashboard.settings, "dashboard", camera_messages(False), key=CAMERA.encode())
     expect(cam_alarm).to_have_class(re.compile(r"\bsev-4\b"))  # offline weighs more
     expect(cam_alarm).to_have_attribute("data-state", "active_unacked")

@@ -26,7 +26,7 @@ from ioc.domain.alarm_sources import from_camera
 from ioc.domain.alarms import Raise, Resolve
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
-from vision.config import CameraConfig, ViewTuning, load_cameras
+from vision.config import CameraConfig, StreamTiming, ViewTuning, load_cameras
 from vision.detector import UltralyticsDetector, prepare_ultralytics_env
 from vision.pipeline import CameraWorker, Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher, health_message
@@ -392,6 +392,8 @@ def test_the_pipeline_takes_back_the_notice_of_a_withdrawn_violation(
     # turned by 40 px from 6 s (confirmed at 8 s): the wall gets the notice taken back, and
     # no violation message is ever sent
     cam = load_cameras(Settings().cameras_dir)["vn-junction-b"]
+    # one still frame stands for the live view here: the frozen-picture check is off
+    cam = cam.model_copy(update={"stream": StreamTiming(frozen_s=None)})
     src = CameraSource(cam.id, "unused.mp4")
     feed = Grabber(src, size=8, drop_oldest=False)
     detector = cpu_detector(tmp_path / "yolo")

@@ -141,7 +141,8 @@ export function alarmTitle(a, state) {
   }
   if (a.source_kind === "camera_fault") {
     const cam = state.cameras.get(d.camera_id);
-    const fault = d.fault === "offline" || String(d.fault).startsWith("view_") ? w(d.fault) : w("k_camera_fault");
+    const named = d.fault === "offline" || d.fault === "stream_frozen" || String(d.fault).startsWith("view_");
+    const fault = named ? w(d.fault) : w("k_camera_fault");
     return `${fault} — ${cam?.info?.name ?? a.title}`;
   }
   if (a.source_kind === "violation_surge") {
@@ -179,13 +180,15 @@ export function renderCameras(root, state, enlarge) {
   root.replaceChildren(...nodes);
 }
 
-// a camera whose view check finds it moved or covered judges nothing (vision/view.py)
+// a camera whose view check finds it moved or covered judges nothing (vision/view.py),
+// nor one whose picture froze while its stream goes on (vision/freeze.py)
 function badView(h) {
-  return h.view === "moved" || h.view === "obstructed";
+  return h.view === "moved" || h.view === "obstructed" || h.frozen === true;
 }
 
 function cameraStatus(h) {
-  const state = !h.connected ? w("offline") : badView(h) ? w(`view_${h.view}`) : w("online");
+  const bad = h.frozen === true ? w("stream_frozen") : w(`view_${h.view}`);
+  const state = !h.connected ? w("offline") : badView(h) ? bad : w("online");
   return `${state} · ${formatValue(h.processed_fps ?? 0)} fps`;
 }
 
