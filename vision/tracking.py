@@ -256,10 +256,11 @@ class ObjectTracker:
                 del self._motion[tid]
 
     def carry(self, t: float) -> Detections | None:
-        """The last tracked boxes, unchanged, at time ``t`` (``None`` before any update)."""
+        """The last tracked boxes, unchanged, at time ``t``, marked ``carried`` (``None``
+        before any update)."""
         last = self._last
         if last is None:
             return None
         return Detections(
-            t, last.xyxy, last.conf, last.class_id, last.names, last.track_id, last.tentative
+            t, last.xyxy, last.conf, last.class_id, last.names, last.track_id, last.tentative, True
         )

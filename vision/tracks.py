@@ -49,6 +49,9 @@ class TrackPoint:
     bbox: tuple[float, float, float, float]
     conf: float
     tentative: bool = False  # the first box of a track ByteTrack has not confirmed (yet)
+    # the box of an earlier detector frame held over a tick without detection: where the
+    # vehicle was then, not where it is at ``t`` (speeds are measured without such points)
+    carried: bool = False
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.bbox
@@ -83,6 +86,7 @@ class Detections:
     names: tuple[str, ...]
     track_id: NDArray[np.int64] | None = None
     tentative: NDArray[np.bool_] | None = None
+    carried: bool = False  # the boxes of an earlier detector frame, held at ``t``
 
     def __post_init__(self) -> None:
         n = self.xyxy.shape[0] if self.xyxy.ndim == 2 else -1
@@ -125,6 +129,7 @@ class Detections:
                 (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
                 float(s),
                 bool(new),
+                self.carried,
             )
             for b, s, c, tid, new in zip(
                 self.xyxy, self.conf, self.class_id, self.track_id, tentative, strict=True
@@ -168,11 +173,16 @@ class Track:
         top = max(counts.values())
         return next(p.cls for p in reversed(self.points) if counts[p.cls] == top)
 
-    def window(self, duration_s: float) -> list[TrackPoint] | None:
+    def window(self, duration_s: float, observed: bool = False) -> list[TrackPoint] | None:
         """Points covering the last ``duration_s`` seconds, from the latest point at or before
-        ``last.t - duration_s``; ``None`` when the history is shorter than that."""
-        start = self.last.t - duration_s
-        pts = list(self.points)
+        ``last.t - duration_s``; ``None`` when the history is shorter than that. ``observed``:
+        only points of detector frames (no ``carried`` ones), the window ending at the latest
+        of them: a held box is stamped with a later time than it shows, which stretches or
+        shrinks any distance measured from it."""
+        pts = [p for p in self.points if not (observed and p.carried)]
+        if not pts:
+            return None
+        start = pts[-1].t - duration_s
         for i in range(len(pts) - 1, -1, -1):
             if pts[i].t <= start + 1e-9:
                 return pts[i:]

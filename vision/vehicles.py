@@ -286,7 +286,7 @@ class VehicleLedger:
             if poly.contains(a):
                 v.lane_votes[lane_id] = v.lane_votes.get(lane_id, 0) + 1
                 break
-        if self.homography is not None and self.speed_zone is not None:
+        if self.homography is not None and self.speed_zone is not None and not p.carried:
             if self.speed_zone.contains(a):
                 g = self.homography.to_ground(a)
                 if v.speed_first is None:

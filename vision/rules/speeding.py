@@ -2,7 +2,9 @@
 
 Speed is the ground distance between the anchor's positions ``speed_window_s`` apart,
 divided by the difference of their own timestamps (never frames / fps: the CCTV clips have a
-variable frame rate). Only points inside the measuring zone count, since a homography is
+variable frame rate), over detector frames only: between them the tracker holds each box
+where it was last seen, and a held box, stamped with a later time than it shows, read at one
+end of the window made a car up to a third too fast. Only points inside the measuring zone count, since a homography is
 trustworthy only over the calibrated patch of road. The overspeed picks the decree band in
 the catalogue; under the lowest band (5 km/h over) nothing is reported. A track is reported
 once, at the first window over the limit.
@@ -48,7 +50,7 @@ class SpeedingRule(RuleBase):
     def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
         out: list[Violation] = []
         for track in self.candidates(tracks):
-            pts = track.window(self.tuning.speed_window_s)
+            pts = track.window(self.tuning.speed_window_s, observed=True)
             if pts is None or not all(self.zone.contains(p.anchor) for p in pts):
                 continue
             try:
