@@ -202,6 +202,14 @@ class Settings(BaseSettings):
         le=64,
         description="FFmpeg decode threads per camera (0: FFmpeg's default, one per core).",
     )
+    vision_rtsp_transport: Literal["tcp", "udp", "auto"] = Field(
+        default="tcp",
+        description="How RTSP cameras send their video: 'tcp' (RTP inside the RTSP "
+        "connection: nothing lost, so no smeared frames; through NAT and firewalls), 'udp' "
+        "(lower latency on a clean LAN), 'auto' (FFmpeg's choice: UDP, then TCP when no "
+        "packet comes). One setting per process (OpenCV takes FFmpeg options from the "
+        "environment).",
+    )
     vision_evidence_fps: float = Field(
         default=10.0,
         ge=1.0,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -161,6 +162,23 @@ def grab_frame(url: str, at_s: float = 0.0) -> NDArray[np.uint8] | None:
     finally:
         cap.release()
     return np.asarray(image, dtype=np.uint8) if ok and image is not None else None
+
+
+CAPTURE_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"  # FFmpeg options OpenCV reads at each open
+
+
+def use_rtsp_transport(transport: str) -> str:
+    """Have every later RTSP open send its RTP over ``transport`` (``tcp``, ``udp``;
+    ``auto``: FFmpeg's choice). OpenCV passes FFmpeg options only through the environment
+    (``OPENCV_FFMPEG_CAPTURE_OPTIONS``, ``key;value|key;value``), so this is one setting per
+    process, made before the cameras' threads open anything; an ``rtsp_transport`` already
+    there (the operator's own) is kept, other options too. Returns the options now set."""
+    current = os.environ.get(CAPTURE_OPTIONS, "")
+    pairs = [p for p in current.split("|") if p]
+    if transport != "auto" and not any(p.split(";", 1)[0] == "rtsp_transport" for p in pairs):
+        pairs.append(f"rtsp_transport;{transport}")
+        os.environ[CAPTURE_OPTIONS] = "|".join(pairs)
+    return os.environ.get(CAPTURE_OPTIONS, "")
 
 
 def capture_opener(threads: int) -> Opener:

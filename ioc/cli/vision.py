@@ -238,7 +238,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
     from vision.annotate import draw
     from vision.config import load_cameras
     from vision.detector import DetectorSpec, create_detector
-    from vision.source import grab_frame
+    from vision.source import grab_frame, use_rtsp_transport
 
     image = (
         cv2.imread(str(args.file))
@@ -246,6 +246,7 @@ def cmd_detect(args: argparse.Namespace, settings: Settings) -> int:
         else None
     )
     if image is None:
+        use_rtsp_transport(settings.vision_rtsp_transport)
         image = grab_frame(str(args.file), args.at)
         if image is None:
             print(f"error: cannot read a frame of {args.file} at {args.at} s", file=sys.stderr)
@@ -302,7 +303,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from vision.pipeline import Pipeline, PipelineOptions
     from vision.publish import KafkaPublisher, LogPublisher, Publisher
     from vision.sharding import ShardError, mine
-    from vision.source import CameraSource, Grabber, capture_opener
+    from vision.source import CameraSource, Grabber, capture_opener, use_rtsp_transport
+
+    use_rtsp_transport(settings.vision_rtsp_transport)  # before any camera (or process) opens
 
     path = args.config or settings.cameras_dir
     try:

@@ -42,7 +42,7 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
 
     from vision.config import CameraConfigError, load_cameras, resolve_source
     from vision.detector import DetectorSpec, create_detector
-    from vision.source import grab_frame
+    from vision.source import grab_frame, use_rtsp_transport
     from vision.view import ViewConfig, features, grow
 
     path: Path = args.config or settings.cameras_dir
@@ -63,6 +63,7 @@ def cmd_reference(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
+    use_rtsp_transport(settings.vision_rtsp_transport)
     frame = grab_frame(resolve_source(camera.source, settings.shared_dir, base), args.at)
     if frame is None:
         print(f"error: {camera.id}: no frame from its source", file=sys.stderr)

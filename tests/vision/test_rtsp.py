@@ -23,7 +23,7 @@ from vision.config import StreamTiming, load_cameras
 from vision.detector import UltralyticsDetector
 from vision.pipeline import Pipeline, PipelineOptions
 from vision.publish import MemoryPublisher
-from vision.source import CameraSource, Frame, Grabber
+from vision.source import CAPTURE_OPTIONS, CameraSource, Frame, Grabber, use_rtsp_transport
 
 CpuDetector = Callable[..., UltralyticsDetector]  # the conftest fixture cpu_detector
 
@@ -89,6 +89,7 @@ class StallingProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.hold_until = 0.0
+        self.down = 0  # bytes forwarded from the server to the client
         self.stalled = threading.Event()
         self.closing = False
         threading.Thread(target=self._accept, daemon=True).start()
@@ -117,10 +118,14 @@ class StallingProxy:
                 for sock in ready:
                     if sock is server and time.monotonic() < self.hold_until:
                         continue  # held: the bytes wait in the kernel's buffers
-                    data = sock.recv(65536)
-                    if not data:
+                    try:
+                        data = sock.recv(65536)
+                        if not data:
+                            return
+                        (server if sock is client else client).sendall(data)
+                    except OSError:  # one side hung up
                         return
-                    (server if sock is client else client).sendall(data)
+                    self.down += len(data) if sock is server else 0
                 if time.monotonic() < self.hold_until:
                     time.sleep(0.01)
 
@@ -167,7 +172,8 @@ def test_the_burst_at_connection_keeps_its_filmed_spacing(rtsp_url: str, clock: 
 def test_a_stall_on_the_network_keeps_times_and_continuity(
     rtsp_url: str, monkeypatch: pytest.MonkeyPatch, clock: str
 ) -> None:
-    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+    monkeypatch.delenv(CAPTURE_OPTIONS, raising=False)  # restored after the test
+    use_rtsp_transport("tcp")  # the default (IOC_VISION_RTSP_TRANSPORT)
     host, port = rtsp_url.split("//")[1].split("/")[0].split(":")
     proxy = StallingProxy((host, int(port)))
     try:
@@ -214,3 +220,38 @@ def test_the_pipeline_runs_a_camera_over_rtsp(
     assert stats.last_t is not None and stats.first_t is not None
     assert stats.last_t - stats.first_t == pytest.approx(3.0, abs=0.2)
     assert stats.ticks >= 3 and stats.detections > 0  # fewer under load: frames are dropped
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_the_rtsp_transport_setting_decides_where_the_video_flows(
+    rtsp_url: str, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    # the proxy carries the RTSP connection only: RTP over TCP passes through it, RTP over
+    # UDP goes to the ports SETUP agreed on, past it
+    monkeypatch.delenv(CAPTURE_OPTIONS, raising=False)
+    use_rtsp_transport(transport)
+    host, port = rtsp_url.split("//")[1].split("/")[0].split(":")
+    proxy = StallingProxy((host, int(port)))
+    try:
+        src = CameraSource("rtsp", f"rtsp://127.0.0.1:{proxy.port}/cam")
+        frames = _read(src, until_s=4.0)
+        src.close()
+    finally:
+        proxy.close()
+    assert len(frames) >= 30
+    if transport == "tcp":
+        assert proxy.down > 100_000  # the video itself
+    else:
+        assert proxy.down < 20_000  # RTSP replies only
+
+
+def test_the_transport_joins_the_operators_own_ffmpeg_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(CAPTURE_OPTIONS, "analyzeduration;500000")
+    assert use_rtsp_transport("tcp") == "analyzeduration;500000|rtsp_transport;tcp"
+    assert use_rtsp_transport("udp") == "analyzeduration;500000|rtsp_transport;tcp"  # kept
+    monkeypatch.setenv(CAPTURE_OPTIONS, "rtsp_transport;udp")
+    assert use_rtsp_transport("tcp") == "rtsp_transport;udp"  # the operator's own wins
+    monkeypatch.delenv(CAPTURE_OPTIONS)
+    assert use_rtsp_transport("auto") == ""
