@@ -1,6 +1,6 @@
 """A frozen picture: the stream goes on, the image does not (pure over numpy arrays).
 
-A camera whose encoder hangs, or a recorder that repeats its last frame, keeps a healthy
+A recorder or restreamer that repeats a camera's last frame, or a stuck decoder, keeps a healthy
 stream: frames arrive at the usual rate, so neither a read time-out nor a reconnection
 tells. Every rule that measures time on the picture is then fooled: a car that stood on the
 crosswalk when the picture froze "stays" there past its maximum dwell and is fined for
@@ -15,8 +15,11 @@ frames within 3 grey levels of each other on a 1-in-16 sample of pixels).
 frozen, and it is live again at the first frame that differs. The camera pipeline then
 judges and counts nothing and withdraws what it judged on the frozen picture.
 
-A recorder that stamps a running clock onto a frozen picture changes those pixels and is not
-caught (mask-free by design: the clock is part of many cameras' picture).
+Caught: a picture repeated as the same encoded frame (a restreamer duplicating the last frame
+while its source stalls, a recorder holding it, a stuck decoder). Mostly not caught: a sensor
+frozen behind an encoder that keeps running (its keyframes re-quantise the picture by a few
+grey levels), and a recorder that stamps a running clock onto a frozen picture (no mask: the
+clock is part of many cameras' picture). docs/VISION.md has the measurements.
 
 Example::
 

@@ -247,7 +247,7 @@ def test_wall_loads_moves_and_alarms_are_acknowledged_across_walls(
     expect(cam.locator(".cstat")).to_contain_text("Lệch góc quay")
     expect(cam).to_have_class(re.compile(r"\bdown\b"))
     page.screenshot(path=str(SHOTS / "ioc-wall-camera-moved.png"))
-    # the view is back but the picture froze (a hung encoder): paused again, its own words
+    # the view is back but the picture froze (its restreamer repeats the last frame): paused again, its own words
     produce(dashboard.settings, "dashboard", camera_messages(True, "ok", True), key=CAMERA.encode())
     expect(cam.locator(".cstat")).to_contain_text("Hình ảnh bị đứng")
     expect(cam_alarm).to_contain_text("Hình ảnh bị đứng")
