@@ -19,10 +19,15 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ioc.cli import vision_reference
 from ioc.settings import Settings
+
+if TYPE_CHECKING:
+    from vision.config import CameraConfig
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +102,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     check = sub.add_parser("check-config", help="validate camera YAML files")
     check.add_argument("path", type=Path, help="camera YAML file or folder")
+    check.add_argument(
+        "--probe",
+        action="store_true",
+        help="also connect to each camera and read a few seconds of its stream",
+    )
+    check.add_argument(
+        "--seconds", type=float, default=5.0, help="how long to read each camera (--probe)"
+    )
     check.set_defaults(func=cmd_check_config)
 
     detect = sub.add_parser("detect", help="detect on one frame of a video or image, save PNG")
@@ -132,7 +145,37 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     if not cameras:
         print("error: no camera configs found", file=sys.stderr)
         return 1
+    if args.probe:
+        return _probe_all(cameras, args.seconds, settings, base)
     return 0
+
+
+def _probe_all(
+    cameras: Mapping[str, CameraConfig], seconds: float, settings: Settings, base: Path
+) -> int:
+    """``check-config --probe``: each camera's stream for ``seconds``; 1 if one gave none."""
+    from vision.config import resolve_source
+    from vision.probe import probe
+    from vision.source import Backoff, CameraSource, capture_opener, use_rtsp_transport
+
+    if seconds <= 0:
+        print("error: --seconds must be > 0", file=sys.stderr)
+        return 2
+    use_rtsp_transport(settings.vision_rtsp_transport)
+    opener = capture_opener(settings.vision_decode_threads)
+    failed = 0
+    for cam in cameras.values():
+        src = CameraSource(
+            cam.id,
+            resolve_source(cam.source, settings.shared_dir, base),
+            opener=opener,
+            timing=cam.stream,
+            backoff=Backoff(0.5, 2.0, 2.0),
+        )
+        report = probe(src, cam, seconds)
+        failed += not report.ok
+        print(report.line(), file=sys.stdout if report.ok else sys.stderr)
+    return 1 if failed else 0
 
 
 def _view_status(enabled: bool, reference: Path | None) -> str:

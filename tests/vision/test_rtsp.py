@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from ioc.cli import main
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
 from vision.config import StreamTiming, load_cameras
@@ -255,3 +257,23 @@ def test_the_transport_joins_the_operators_own_ffmpeg_options(
     assert use_rtsp_transport("tcp") == "rtsp_transport;udp"  # the operator's own wins
     monkeypatch.delenv(CAPTURE_OPTIONS)
     assert use_rtsp_transport("auto") == ""
+
+
+def test_check_config_probes_each_camera_and_says_what_is_wrong(
+    rtsp_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # junction A's camera as shipped but pointed at the RTSP server's 320 px stream (a
+    # substream picked by mistake), and a camera whose address answers nothing
+    shipped = load_cameras(Settings().cameras_dir)["vn-junction-a"]
+    for name, url in (("sub", rtsp_url), ("dead", "rtsp://127.0.0.1:9/none")):
+        doc = shipped.model_copy(update={"id": f"cam-{name}", "source": url})
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump(doc.model_dump(mode="json", exclude_none=True)), encoding="utf-8"
+        )
+    assert main(["vision", "check-config", str(tmp_path), "--probe", "--seconds", "2"]) == 1
+    out, err = capsys.readouterr()
+    (sub,) = [line for line in out.splitlines() if line.startswith("ok  probe cam-sub")]
+    assert "320x230, frame times pts, 0 break(s)" in sub
+    assert "geometry was drawn on 1006x720" in sub
+    (dead,) = [line for line in err.splitlines() if "probe cam-dead" in line]
+    assert dead.startswith("FAIL") and "cannot open" in dead
