@@ -22,6 +22,7 @@ from vision.clock import ClockKind, StreamClock, fourcc_text, uses_pts
 from vision.config import CameraConfig, RuleTuning, SpeedCalibration, StreamTiming
 from vision.detector import prepare_ultralytics_env
 from vision.pipeline import CameraWorker, PipelineOptions
+from vision.probe import probe
 from vision.rules import SpeedingRule, Violation
 from vision.source import CameraSource, Frame
 from vision.tracks import Detections
@@ -333,3 +334,28 @@ def test_speeding_is_judged_on_frames_timed_by_arrival_only_when_configured(
         assert float(found[0].measured["speed_kmh"]) == pytest.approx(46.8, abs=2)
     warned = "speeding is not judged" in caplog.text
     assert warned == (not judged)
+
+
+def test_the_probe_warns_of_a_slow_stream_and_of_speeds_without_timestamps(
+    stop_line_camera: CameraConfig,
+) -> None:
+    speedy = CameraConfig.model_validate(
+        {
+            **stop_line_camera.model_dump(exclude={"stop_lines", "signal"}),
+            "detect_fps": 30,
+            "frame": {"width": 64, "height": 48},
+            "speed": {
+                "image_points": [[0, 0], [64, 0], [64, 48], [0, 48]],
+                "ground_points_m": [[0, 0], [6, 0], [6, 5], [0, 5]],
+                "limit_kmh": 40,
+            },
+        }
+    )
+    for url in _serve(_StallingMjpeg):  # 20 frames/s with a 1.5 s stall, no timestamps
+        report = probe(CameraSource("mjpeg", url, timing=speedy.stream), speedy, seconds=4.0)
+    assert report.ok and report.clock == "wall" and report.size == (64, 48)
+    text = report.line()
+    assert "frame times wall, 1 break(s)" in text
+    assert "fewer than detect_fps 30" in text
+    assert "no frame timestamps (MJPEG?): speeding will not be judged" in text
+    assert "1 break(s) while probing" in text
