@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ioc.domain.alarm_sources import Raise, Resolve, from_camera
+from ioc.domain.alarm_sources import from_camera
+from ioc.domain.alarms import Raise, Resolve
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
 from vision.config import CameraConfig
@@ -73,7 +74,8 @@ def test_real_footage_never_reads_as_frozen(clip: str) -> None:
                 break
             if k % every == 0:
                 t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000
-                assert watch.update(t, frame) is None, f"{clip} frozen at {t:.2f} s"
+                image = np.asarray(frame, dtype=np.uint8)
+                assert watch.update(t, image) is None, f"{clip} frozen at {t:.2f} s"
             k += 1
         cap.release()
         assert k > 100
