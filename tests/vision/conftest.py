@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from itertools import groupby, pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -156,3 +157,44 @@ def _car_at(t: float, bottom: float) -> Detections:
 def car_at() -> CarAt:
     """``car_at(t, bottom)``: one car, 60x40 px, x 140-200, its bottom at ``bottom``."""
     return _car_at
+
+
+def _mjpeg_part(grey: int) -> bytes:
+    """One part of a ``multipart/x-mixed-replace`` MJPEG stream: a 64x48 JPEG of ``grey``."""
+    import cv2
+
+    _ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), grey, np.uint8))
+    data = buf.tobytes()
+    head = f"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: {len(data)}\r\n\r\n"
+    return head.encode() + data + b"\r\n"
+
+
+@pytest.fixture(scope="session")
+def mjpeg_part() -> Callable[[int], bytes]:
+    """``mjpeg_part(grey)``: the bytes of one frame of an MJPEG-over-HTTP test server."""
+    return _mjpeg_part
+
+
+def _health_of(camera: CameraConfig, **fields: Any) -> dict[str, Any]:
+    from vision.publish import health_message
+
+    args: dict[str, Any] = {
+        "now_wall": 1_767_225_600.0,
+        "connected": True,
+        "decoded_fps": 10.0,
+        "processed_fps": 10.0,
+        "detector_fps": 10.0,
+        "lag_s": 0.1,
+        "last_frame_wall": 1_767_225_600.0,
+        "reconnects": 0,
+        "dropped": 0,
+        "error": None,
+        "device": "cpu",
+    }
+    return health_message(camera, **{**args, **fields})
+
+
+@pytest.fixture(scope="session")
+def health_of() -> Callable[..., dict[str, Any]]:
+    """``health_of(camera, **fields)``: a healthy camera's health message, ``fields`` changed."""
+    return _health_of

@@ -248,42 +248,37 @@ def test_a_hole_in_a_live_stream_starts_a_new_segment(
     assert src.breaks == 1 and segments.count(0) == segments.count(1) == len(segments) // 2
 
 
-class _StallingMjpeg(http.server.BaseHTTPRequestHandler):
-    """8 frames 50 ms apart, a 1.5 s stall, 8 more: MJPEG has no timestamps of its own."""
+@pytest.fixture
+def stalling_mjpeg(mjpeg_part: Callable[[int], bytes]) -> Iterator[str]:
+    """An MJPEG stream: 8 frames 50 ms apart, a 1.5 s stall, 8 more (no timestamps)."""
 
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-        self.end_headers()
-        for i in range(16):
-            time.sleep(1.5 if i == 8 else 0.05)
-            _ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), 10 * i, np.uint8))
-            data = buf.tobytes()
-            self.wfile.write(
-                b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                + str(len(data)).encode()
-                + b"\r\n\r\n"
-                + data
-                + b"\r\n"
-            )
-            self.wfile.flush()
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+            self.end_headers()
+            for i in range(16):
+                time.sleep(1.5 if i == 8 else 0.05)
+                self.wfile.write(mjpeg_part(10 * i))
+                self.wfile.flush()
 
-    def log_message(self, *args: object) -> None:
-        pass
+        def log_message(self, *args: object) -> None:
+            pass
+
+    yield from _serve(Stalling)
 
 
-def test_an_mjpeg_stream_is_timed_by_arrival_and_a_stall_breaks_it() -> None:
-    for url in _serve(_StallingMjpeg):
-        src = CameraSource("mjpeg", url)
-        frames = _read_all(src)
-        assert src.clock_kind == "wall"
-        assert len(frames) >= 12  # FFmpeg may hold the last frames back until the end
-        grey = [int(f.image.mean()) for f in frames]
-        after = next(i for i, g in enumerate(grey) if g >= 75)  # frames 8 and on
-        assert {f.segment for f in frames[:after]} == {0}
-        assert {f.segment for f in frames[after:]} == {1}
-        assert frames[after].t - frames[after - 1].t > 1.0
-        assert src.breaks == 1
+def test_an_mjpeg_stream_is_timed_by_arrival_and_a_stall_breaks_it(stalling_mjpeg: str) -> None:
+    src = CameraSource("mjpeg", stalling_mjpeg)
+    frames = _read_all(src)
+    assert src.clock_kind == "wall"
+    assert len(frames) >= 12  # FFmpeg may hold the last frames back until the end
+    grey = [int(f.image.mean()) for f in frames]
+    after = next(i for i, g in enumerate(grey) if g >= 75)  # frames 8 and on
+    assert {f.segment for f in frames[:after]} == {0}
+    assert {f.segment for f in frames[after:]} == {1}
+    assert frames[after].t - frames[after - 1].t > 1.0
+    assert src.breaks == 1
 
 
 @pytest.mark.parametrize(
@@ -337,7 +332,7 @@ def test_speeding_is_judged_on_frames_timed_by_arrival_only_when_configured(
 
 
 def test_the_probe_warns_of_a_slow_stream_and_of_speeds_without_timestamps(
-    stop_line_camera: CameraConfig,
+    stop_line_camera: CameraConfig, stalling_mjpeg: str
 ) -> None:
     speedy = CameraConfig.model_validate(
         {
@@ -351,8 +346,8 @@ def test_the_probe_warns_of_a_slow_stream_and_of_speeds_without_timestamps(
             },
         }
     )
-    for url in _serve(_StallingMjpeg):  # 20 frames/s with a 1.5 s stall, no timestamps
-        report = probe(CameraSource("mjpeg", url, timing=speedy.stream), speedy, seconds=4.0)
+    src = CameraSource("mjpeg", stalling_mjpeg, timing=speedy.stream)  # no timestamps
+    report = probe(src, speedy, seconds=4.0)
     assert report.ok and report.clock == "wall" and report.size == (64, 48)
     text = report.line()
     assert "frame times wall, 1 break(s)" in text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,7 +20,6 @@ from vision.config import CameraConfig
 from vision.detector import prepare_ultralytics_env
 from vision.freeze import FreezeChange, FreezeWatch
 from vision.pipeline import CameraWorker, PipelineOptions
-from vision.publish import health_message
 from vision.report import build_report
 from vision.rules import Violation
 from vision.source import Frame
@@ -145,22 +145,10 @@ def test_a_car_on_a_frozen_picture_is_not_fined_for_stopping(
     assert report["frozen"] == [{"since_s": 1.2, "found_s": 3.2}]
 
 
-def test_a_frozen_camera_raises_an_alarm(stop_line_camera: CameraConfig) -> None:
-    msg = health_message(
-        stop_line_camera,
-        now_wall=WALL0,
-        connected=True,
-        decoded_fps=20.0,
-        processed_fps=5.0,
-        detector_fps=5.0,
-        lag_s=0.1,
-        last_frame_wall=WALL0,
-        reconnects=0,
-        dropped=0,
-        error=None,
-        device="cpu",
-        frozen=True,
-    )
+def test_a_frozen_camera_raises_an_alarm(
+    stop_line_camera: CameraConfig, health_of: Callable[..., dict[str, Any]]
+) -> None:
+    msg = health_of(stop_line_camera, frozen=True)
     assert msg["frozen"] is True
     raised = from_camera(msg)
     assert isinstance(raised, Raise) and raised.detail["fault"] == "stream_frozen"

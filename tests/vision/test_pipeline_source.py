@@ -9,7 +9,7 @@ import itertools
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -122,21 +122,14 @@ def test_each_pass_of_a_looping_file_is_a_new_segment(tmp_path: Path) -> None:
 
 class _Mjpeg(http.server.BaseHTTPRequestHandler):
     frames = 4
+    part: Callable[[int], bytes]  # the conftest's mjpeg_part, set by the fixture
 
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
         self.end_headers()
         for i in range(self.frames):  # then the connection drops
-            _ok, buf = cv2.imencode(".jpg", np.full((48, 64, 3), 50 * i, np.uint8))
-            data = buf.tobytes()
-            self.wfile.write(
-                b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                + str(len(data)).encode()
-                + b"\r\n\r\n"
-                + data
-                + b"\r\n"
-            )
+            self.wfile.write(self.part(50 * i))
             self.wfile.flush()
 
     def log_message(self, *args: object) -> None:
@@ -144,8 +137,11 @@ class _Mjpeg(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def mjpeg_server() -> Iterator[socketserver.ThreadingTCPServer]:
-    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Mjpeg)
+def mjpeg_server(
+    mjpeg_part: Callable[[int], bytes],
+) -> Iterator[socketserver.ThreadingTCPServer]:
+    handler = type("Mjpeg", (_Mjpeg,), {"part": staticmethod(mjpeg_part)})
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
     srv.daemon_threads = True
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,7 +30,7 @@ from vision.catalogue import ViolationCatalogue
 from vision.config import CameraConfig, StreamTiming, ViewTuning, load_cameras
 from vision.detector import UltralyticsDetector, prepare_ultralytics_env
 from vision.pipeline import CameraWorker, Pipeline, PipelineOptions
-from vision.publish import MemoryPublisher, health_message
+from vision.publish import MemoryPublisher
 from vision.rules import Violation
 from vision.source import CameraSource, Frame, Grabber
 from vision.tracks import Detections
@@ -260,23 +261,10 @@ def test_a_moved_camera_withdraws_what_it_judged_and_judges_nothing(
     assert min(points) == 4.5 and max(points) == 5.9
 
 
-def test_a_moved_view_raises_a_camera_alarm(stop_line_camera: CameraConfig) -> None:
-    msg = health_message(
-        _camera(stop_line_camera, True),
-        now_wall=WALL0,
-        connected=True,
-        decoded_fps=10,
-        processed_fps=10,
-        detector_fps=10,
-        lag_s=0.1,
-        last_frame_wall=WALL0,
-        reconnects=0,
-        dropped=0,
-        error=None,
-        device="cpu",
-        view="moved",
-        view_shift_px=50.0,
-    )
+def test_a_moved_view_raises_a_camera_alarm(
+    stop_line_camera: CameraConfig, health_of: Callable[..., dict[str, Any]]
+) -> None:
+    msg = health_of(_camera(stop_line_camera, True), view="moved", view_shift_px=50.0)
     raised = from_camera(msg)
     assert isinstance(raised, Raise) and raised.severity == 3
     assert raised.title == "camera view moved: V"
