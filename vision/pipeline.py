@@ -68,7 +68,7 @@ from vision.publish import (
     violation_withdrawn,
 )
 from vision.riders import fuse_riders
-from vision.rules import Violation, build_rules
+from vision.rules import SpeedingRule, Violation, build_rules
 from vision.signal_feed import SignalFeed
 from vision.signals import Light, SignalHistory, SignalReader
 from vision.source import Frame, Grabber, RateMeter
@@ -300,7 +300,7 @@ class CameraWorker:
         out = [
             v
             for rule in self.rules
-            if timed or rule.key != "speeding"
+            if timed or rule.key != SpeedingRule.key
             for v in rule.evaluate(tracks, frame.t)
         ]
         self.ring.add(frame.t, frame.wall, frame.image, Overlay(self.tracked, self.lights))
