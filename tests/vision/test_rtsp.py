@@ -35,14 +35,18 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 
 
 def _has_rtsp_server() -> bool:
-    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    """Debian's python3 has gst-rtsp-server and the elements the server's pipeline needs."""
+    probe = (
+        "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
+        "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
+        "names = ('filesrc', 'tsdemux', 'h264parse', 'rtph264pay');"
+        "raise SystemExit(0 if all(Gst.ElementFactory.find(n) for n in names) else 1)"
+    )
     try:
-        return (
-            subprocess.run([DEBIAN_PYTHON, "-c", probe], capture_output=True, timeout=30).returncode
-            == 0
-        )
+        done = subprocess.run([DEBIAN_PYTHON, "-c", probe], capture_output=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
+    return done.returncode == 0
 
 
 pytestmark = pytest.mark.skipif(
