@@ -242,8 +242,8 @@ class EvidenceRecorder:
     def withdraw(self, after_t: float | None) -> list[tuple[Violation, str, float]]:
         """Drop the open violations judged after stream time ``after_t`` (all of them when
         ``None``): their evidence is not written and they are not published. For a camera
-        whose view turned out to have moved: they were judged on geometry no longer on the
-        road. Returns each with its event id and wall time."""
+        whose view turned out to have moved (judged on geometry no longer on the road) or
+        whose picture froze. Returns each with its event id and wall time."""
         gone: list[_Open] = []
         kept: list[_Open] = []
         for entry in self._open:

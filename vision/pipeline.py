@@ -18,7 +18,7 @@ stream (``Frame.segment``: a looping file wrapped, a camera reconnected) finishe
 vehicles in view and starts tracks and image-read signal lights over. So does a change of
 the camera's view (:mod:`vision.view`: moved, re-aimed or covered); while the view is wrong,
 no rule judges and nothing is counted, and violations judged since its last good check are
-withdrawn.
+withdrawn; likewise while the picture is frozen (:mod:`vision.freeze`).
 
 Example::
 
@@ -115,7 +115,7 @@ class CameraStats:
     ticks: int = 0
     detections: int = 0
     violations: int = 0
-    withdrawn: int = 0  # judged just before the view was found moved; never published
+    withdrawn: int = 0  # judged on a moved view or a frozen picture; never published
     view_changes: list[tuple[float, str]] = field(default_factory=list)  # (stream s, state)
     freezes: list[tuple[float, float]] = field(default_factory=list)  # (since, found) stream s
     first_t: float | None = None
@@ -334,16 +334,14 @@ class CameraWorker:
         if change is not None:
             if change.frozen:
                 self.stats.freezes.append((round(change.since_t, 3), round(change.t, 3)))
-                gone = self.recorder.withdraw(change.since_t)
-                self.stats.withdrawn += len(gone)
-                self.retracted += [(v, eid, wall, "stream_frozen") for v, eid, wall in gone]
+                gone = self._withdraw_since(change.since_t, "stream_frozen")
                 logger.warning(
                     "%s: the picture has not changed for %.1f s while frames keep coming "
                     "(a frozen camera or recorder); rules and counts stop until it moves; "
                     "%d violation(s) judged on it withdrawn",
                     self.camera.id,
                     change.t - change.since_t,
-                    len(gone),
+                    gone,
                 )
             else:
                 logger.warning(
@@ -353,6 +351,15 @@ class CameraWorker:
                 )
             self._start_over(frame.t)
         return not self.freeze.frozen
+
+    def _withdraw_since(self, after_t: float | None, reason: str) -> int:
+        """Withdraw the violations judged after stream time ``after_t`` whose evidence is
+        still open (never written or published); their wall notices are taken back with
+        ``reason``. Returns how many."""
+        gone = self.recorder.withdraw(after_t)
+        self.stats.withdrawn += len(gone)
+        self.retracted += [(v, eid, wall, reason) for v, eid, wall in gone]
+        return len(gone)
 
     def _view_allows(self, frame: Frame, detections: Detections | None) -> bool:
         """Check the view when due (what the detector found, or else the tracked boxes, left
@@ -382,9 +389,7 @@ class CameraWorker:
             )
             return
         if change.new in BAD_STATES:
-            gone = self.recorder.withdraw(change.last_ok_t)
-            self.stats.withdrawn += len(gone)
-            self.retracted += [(v, eid, wall, f"view_{change.new}") for v, eid, wall in gone]
+            gone = self._withdraw_since(change.last_ok_t, f"view_{change.new}")
             logger.warning(
                 "%s: view %s (geometry shifted %s px, %d matches, %d features); rules and "
                 "counts stop until it is back; %d violation(s) judged since the last good "
@@ -394,7 +399,7 @@ class CameraWorker:
                 _px(r.shift_px),
                 r.inliers,
                 r.features,
-                len(gone),
+                gone,
             )
         else:
             logger.warning(

@@ -58,7 +58,8 @@ def build_report(
         "line_crossings": counter.report(),
         "violations": violations,
         # the view check (vision/view.py): when the camera's view was learned, found moved or
-        # covered, and back; violations judged just before a move was confirmed are withdrawn
+        # covered, and back; withdrawn_violations: judged just before a move was confirmed,
+        # or on a frozen picture (below)
         "view": {
             "changes": [{"stream_time_s": t, "state": state} for t, state in stats.view_changes],
             "withdrawn_violations": stats.withdrawn,

@@ -6,7 +6,8 @@ Which message means what (declarative, one function per source):
   alert's severity, ``cleared`` → :class:`Resolve`. Source ref ``<sensor>/<quantity>``.
 * ``camera`` (camera health every few seconds): not connected → severity 4, an error while
   connected → severity 3, a view that moved or is covered (``view``, see ``vision/view.py``)
-  → severity 3, healthy → :class:`Resolve`. Source ref = camera id.
+  or a frozen picture (``frozen``, ``vision/freeze.py``) → severity 3, healthy →
+  :class:`Resolve`. Source ref = camera id.
 * ``camera_violation``: a :class:`SurgeDetector` per camera raises when at least ``count``
   violations fall within ``window_s`` and resolves when the window holds fewer than half;
   ``camera_violation_withdrawn`` takes a notice out of the window again.
@@ -155,7 +156,7 @@ def from_feedback(doc: dict[str, Any]) -> Signal | None:
 class SurgeDetector:
     """Violations per camera in a sliding window; raise at ``count``, resolve below half. A
     notice taken back (``camera_violation_withdrawn``: judged on a camera whose view had
-    moved) leaves the window."""
+    moved or whose picture was frozen) leaves the window."""
 
     window_s: float
     count: int
