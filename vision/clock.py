@@ -21,6 +21,11 @@ It reports a **break** (the frame does not continue the last one) when
 * the frame's time would be more than ``max_delay_s`` from its arrival, either way (the
   mapping no longer holds: the PTS runs at another rate than the wall clock, or the stream
   fell that far behind);
+* the stream's timestamps stop (``pts_lost``): a frame comes without one, or the same PTS
+  comes with more than ``MAX_REPEATS`` frames in a row (OpenCV reads a frame without a
+  timestamp as 0). Stamped by their PTS, such frames would be 1 ms apart however far
+  their vehicles moved. They are timed by their arrival instead (``Stamp.kind`` ``wall``,
+  on which no speed is judged) until the PTS moves on, which anchors the mapping again;
 * without PTS (``use_pts`` false: MJPEG over HTTP, whose "timestamps" are a frame counter
   times an assumed rate), when ``max_gap_s`` passes between two frames' arrivals. Such a
   stream has no timing of its own, so a burst after a stall cannot be told apart from motion:
@@ -45,18 +50,21 @@ from typing import Literal
 
 ClockMode = Literal["auto", "pts", "wall"]
 ClockKind = Literal["file", "pts", "wall"]  # where a frame's time came from
-Break = Literal["gap", "pts_reset", "delay"]
+Break = Literal["gap", "pts_reset", "delay", "pts_lost"]
 
 EPS = 1e-3  # the smallest step between two frames' times: time strictly increases
+MAX_REPEATS = 2  # frames in a row that may repeat the PTS before it (RTSP's first two share 0)
 
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
-    """A frame's stream time ``t`` (seconds on the wall clock's scale) and, when the frame
-    does not continue the one before it, why (``brk``)."""
+    """A frame's stream time ``t`` (seconds on the wall clock's scale); when the frame
+    does not continue the one before it, why (``brk``); where ``t`` came from (``kind``:
+    the frame's PTS, or its arrival)."""
 
     t: float
     brk: Break | None = None
+    kind: Literal["pts", "wall"] = "pts"
 
 
 class StreamClock:
@@ -78,28 +86,44 @@ class StreamClock:
         self._last_pts = 0.0
         self._last_wall: float | None = None
         self._last_t = -math.inf
+        self._repeats = 0  # frames in a row whose PTS was the one before theirs
+        self._stuck: float | None = None  # a PTS that stopped moving: frames timed by arrival
         self.breaks = 0  # breaks reported so far (all connections)
 
     def reset(self) -> None:
         """A new connection: the next frame anchors the mapping again. No break is
         reported for it (the reconnection is one already); time still only increases."""
-        self._offset, self._last_wall = None, None
+        self._offset, self._last_wall, self._stuck, self._repeats = None, None, None, 0
 
     def stamp(self, wall: float, pts: float | None) -> Stamp:
         """The stream time of a frame decoded at ``wall`` with presentation timestamp
         ``pts`` (seconds; ``None``, negative or not finite when the stream has none)."""
         last = self._last_t  # time strictly increases, across connections too
         brk: Break | None = None
-        if not self.use_pts or pts is None or not math.isfinite(pts) or pts < 0:
-            if self._last_wall is not None and wall - self._last_wall > self.max_gap_s:
+        has_pts = self.use_pts and pts is not None and math.isfinite(pts) and pts >= 0
+        if has_pts and pts == self._stuck:
+            has_pts = False  # still stuck
+        elif has_pts and self._offset is not None and pts == self._last_pts:
+            self._repeats += 1
+            if self._repeats > MAX_REPEATS:
+                has_pts, self._stuck = False, pts
+        if not has_pts or pts is None:
+            if self.use_pts and self._offset is not None:
+                brk = "pts_lost"  # PTS-timed in this connection until now
+            elif self._last_wall is not None and wall - self._last_wall > self.max_gap_s:
                 brk = "gap"
             t = _after(wall, last)
-            self._offset = None  # should a PTS come, it anchors again
-        elif self._offset is None:
+            self._offset = None  # should the PTS move on, it anchors again
+            self._finish(t, wall, brk)
+            return Stamp(t, brk, "wall")
+        self._stuck = None
+        if self._offset is None:
             t = _after(wall, last)
-            self._offset, self._last_pts = t - pts, pts
+            self._offset, self._last_pts, self._repeats = t - pts, pts, 0
         else:
             step = pts - self._last_pts
+            if step != 0:
+                self._repeats = 0
             if step < 0:
                 brk = "pts_reset"
             else:  # a gap keeps the mapping: the time after a hole is still the PTS's
@@ -114,10 +138,14 @@ class StreamClock:
                 self._offset = _after(wall, last) - pts
             t = _after(pts + self._offset, last)
             self._last_pts = pts
+        self._finish(t, wall, brk)
+        return Stamp(t, brk)
+
+    def _finish(self, t: float, wall: float, brk: Break | None) -> None:
+        """Counts the break, if any, and keeps the frame as the last one."""
         if brk is not None:
             self.breaks += 1
         self._last_t, self._last_wall = t, wall
-        return Stamp(t, brk)
 
 
 def _after(t: float, last: float) -> float:

@@ -52,6 +52,7 @@ from vision.evidence import (
     EvidenceWriter,
     FrameRing,
     Overlay,
+    RingCodec,
 )
 from vision.flow import flow_messages
 from vision.freeze import FreezeWatch
@@ -101,6 +102,7 @@ class PipelineOptions:
     motion: MotionConfig = field(default_factory=MotionConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     evidence_fps: float = 10.0
+    ring_frames: RingCodec = "jpeg"  # how the evidence ring stores frames (vision.evidence)
     skip_unused: bool = True  # frames neither a tick nor the ring wants: decoded, not converted
     health_interval_s: float = 2.0
     frame_interval_s: float = 2.0
@@ -174,7 +176,9 @@ class CameraWorker:
             default=10.0,
         )
         self.ring = FrameRing(
-            window + camera.tuning.movement_timeout_s + 2.0, self.opts.evidence_fps
+            window + camera.tuning.movement_timeout_s + 2.0,
+            self.opts.evidence_fps,
+            codec=self.opts.ring_frames,
         )
         self.recorder = EvidenceRecorder(camera, self.ring)
         self.ledger = VehicleLedger(camera)
@@ -641,6 +645,7 @@ class Pipeline:
                 clock=src.clock_kind if src else None,
                 breaks=src.breaks if src else 0,
                 frozen=w.freeze is not None and w.freeze.frozen,
+                ring_mb=w.ring.nbytes / 1e6,
             ),
             key=w.camera.id,
         )

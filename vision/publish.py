@@ -152,12 +152,14 @@ def health_message(
     clock: str | None = None,
     breaks: int = 0,
     frozen: bool = False,
+    ring_mb: float = 0.0,
 ) -> dict[str, Any]:
     """``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
     ``None`` when it is off), ``view_shift_px`` its last measured displacement; ``clock``:
     where frame times come from (``file``, ``pts``, ``wall``; ``None`` before the first
     connection), ``breaks``: gaps and timestamp restarts in the stream so far; ``frozen``:
-    the picture stopped changing while frames keep coming (:mod:`vision.freeze`)."""
+    the picture stopped changing while frames keep coming (:mod:`vision.freeze`);
+    ``ring_mb``: the memory its evidence ring holds."""
     return {
         "type": "camera",
         "camera_id": camera.id,
@@ -178,6 +180,7 @@ def health_message(
         "clock": clock,
         "stream_breaks": breaks,
         "frozen": frozen,
+        "ring_mb": round(ring_mb, 1),
     }
 
 

@@ -223,6 +223,7 @@ class CameraSource:
         self.failures = 0
         self.last_error: str | None = None
         self.last_frame_wall: float | None = None
+        self._stamped: ClockKind | None = None  # where the last frame's time came from
         self.decoded = RateMeter()
 
     @property
@@ -233,6 +234,8 @@ class CameraSource:
             return "file"
         if self._seq == 0 and self._cap is None:
             return None
+        if self._stamped is not None:  # the last frame's (a stream whose PTS stopped: wall)
+            return self._stamped
         return "pts" if self.stream_clock.use_pts else "wall"
 
     @property
@@ -266,6 +269,7 @@ class CameraSource:
             if stamp.brk is not None:
                 self._broke(stamp.brk, stamp.t - self._last_t)
             t = stamp.t
+            self._stamped = stamp.kind if self.stream_clock.use_pts else "wall"
         if t <= self._last_t:  # repeated/zero pts: keep time strictly increasing
             t = self._last_t + 1e-3
         self._last_t, self._last_wall = t, now
@@ -325,6 +329,7 @@ class CameraSource:
         self._cap, self.connected = cap, True
         if self.kind != "file":
             self.stream_clock.reset()
+            self._stamped = None
             self.stream_clock.use_pts = uses_pts(
                 self.timing.clock, self.kind, fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
             )
@@ -338,7 +343,7 @@ class CameraSource:
 
     def _broke(self, why: str, gap: float) -> None:
         """The frame being grabbed does not continue the last one (``why``: ``gap``,
-        ``pts_reset``, ``delay``; ``gap`` seconds between them)."""
+        ``pts_reset``, ``delay``, ``pts_lost``; ``gap`` seconds between them)."""
         self._segment += 1
         self.breaks += 1
         logger.warning(

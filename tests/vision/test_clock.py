@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,13 +19,13 @@ import pytest
 
 from ioc.settings import Settings
 from vision.catalogue import ViolationCatalogue
-from vision.clock import ClockKind, StreamClock, fourcc_text, uses_pts
+from vision.clock import ClockKind, Stamp, StreamClock, fourcc_text, uses_pts
 from vision.config import CameraConfig, RuleTuning, SpeedCalibration, StreamTiming
 from vision.detector import prepare_ultralytics_env
 from vision.pipeline import CameraWorker, PipelineOptions
 from vision.probe import probe
 from vision.rules import SpeedingRule, Violation
-from vision.source import CameraSource, Frame
+from vision.source import CameraSource, Frame, open_capture
 from vision.tracks import Detections
 
 CLIP = Settings().shared_dir / "data" / "video" / "vn_cctv_junction_a.mp4"
@@ -91,6 +92,32 @@ def test_without_pts_arrival_is_the_time_and_a_long_gap_breaks() -> None:
     assert clock.stamp(2.5, None).t == pytest.approx(2.501)  # never twice the same time
     clock.reset()  # a reconnection is a break already: the first frame after it is none
     assert clock.stamp(9.0, None).brk is None
+
+
+def test_timestamps_that_stop_are_a_break_and_frames_go_by_arrival_until_they_move() -> None:
+    clock = _clock()
+    live = [clock.stamp(10.0 + 0.05 * i, 0.05 * i) for i in range(20)]
+    assert {s.kind for s in live} == {"pts"}
+    # the PTS sticks at 1.0 while frames keep coming 50 ms apart: by their PTS they would
+    # be 1 ms apart however far their vehicles moved
+    stuck = [clock.stamp(11.0 + 0.05 * i, 1.0) for i in range(40)]
+    assert [s.brk for s in stuck[:3]] == [None, None, None]  # two repeats are allowed
+    assert stuck[3].brk == "pts_lost" and all(s.brk is None for s in stuck[4:])
+    assert {s.kind for s in stuck[3:]} == {"wall"}
+    assert np.diff([s.t for s in stuck[3:]]) == pytest.approx(0.05, abs=1e-6)
+    # the PTS moves on (the camera's encoder recovered): it is the timing again, no break
+    moving = [clock.stamp(13.0 + 0.05 * i, 50.0 + 0.05 * i) for i in range(20)]
+    assert all(s.brk is None and s.kind == "pts" for s in moving)
+    assert moving[0].t == pytest.approx(13.0) and clock.breaks == 1
+    assert np.diff([s.t for s in moving]) == pytest.approx(0.05, abs=1e-4)
+    # a frame without any timestamp in a PTS-timed connection breaks too; so do zeros
+    # (OpenCV reads a frame without a timestamp as 0): one restart, then lost
+    assert clock.stamp(14.0, None) == Stamp(14.0, "pts_lost", "wall")
+    assert clock.stamp(14.05, None) == Stamp(14.05, None, "wall")
+    fresh = _clock()
+    found = [fresh.stamp(20.0 + 0.05 * i, 0.05 * i if i < 10 else 0.0).brk for i in range(30)]
+    assert found.count("pts_reset") == 1 and found.count("pts_lost") == 1
+    assert fresh.breaks == 2
 
 
 def test_which_streams_have_timestamps() -> None:
@@ -246,6 +273,47 @@ def test_a_hole_in_a_live_stream_starts_a_new_segment(
     src = CameraSource("file", str(path))
     segments = [f.segment for f in _read_all(src)]
     assert src.breaks == 1 and segments.count(0) == segments.count(1) == len(segments) // 2
+
+
+class _TimestampsStop:
+    """A real capture whose frames from the ``after``-th on read as OpenCV reads a frame
+    without a timestamp (``CAP_PROP_POS_MSEC`` 0), as from an encoder that stopped
+    stamping them."""
+
+    def __init__(self, cap: Any, after: int) -> None:
+        self.cap, self.after, self.grabbed = cap, after, 0
+
+    def isOpened(self) -> bool:
+        return bool(self.cap.isOpened())
+
+    def grab(self) -> bool:
+        self.grabbed += 1
+        return bool(self.cap.grab())
+
+    def retrieve(self) -> tuple[bool, Any]:
+        return self.cap.retrieve()  # type: ignore[no-any-return]
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_POS_MSEC and self.grabbed > self.after:
+            return 0.0
+        return float(self.cap.get(prop))
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+def test_frames_whose_timestamps_stopped_are_timed_by_arrival(ts_clips: dict[str, bytes]) -> None:
+    handler = type("H", (_Bytes,), {"body": ts_clips["plain"]})
+    for url in _serve(handler):
+        src = CameraSource("ts", url, opener=lambda u: _TimestampsStop(open_capture(u), 12))
+        frames = _read_all(src)
+        assert len(frames) >= 25
+        assert {f.clock for f in frames[:12]} == {"pts"}
+        # the 13th reads 0: the PTS went back (a restart); two more zeros are repeats, then
+        # the timestamps are lost and the rest go by arrival, on which no speed is judged
+        assert {f.clock for f in frames[15:]} == {"wall"} and src.clock_kind == "wall"
+        assert [f.segment for f in frames[11:17]] == [0, 1, 1, 1, 2, 2]
+        assert src.breaks == 2
 
 
 @pytest.fixture
