@@ -433,6 +433,9 @@ class UltralyticsDetector:
         import torch
 
         torch.set_num_threads(self.spec.torch_threads)
+        # OpenCV's own pool (resizing, colour conversions, the motion gate) gets the same
+        # share: by default each camera process would start a thread per core for them too
+        cv2.setNumThreads(self.spec.torch_threads)
         if self.plan.runtime == "openvino":
             if self._on_device is None:  # OpenVinoBatch compiled with its threads already
                 limit_openvino_threads(self._model, self.weights, self.spec.torch_threads)
