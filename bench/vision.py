@@ -147,7 +147,6 @@ def bench_options(
         evidence_root=evidence,
         device=det.plan.device,
         evidence_fps=settings.vision_evidence_fps,
-        ring_frames=settings.vision_ring_frames,
         skip_unused=skip_unused,
     )
 
@@ -894,7 +893,6 @@ def main() -> int:
         "capacity_detector_threads": args.capacity_threads,
         "capacity_processes": max(1, args.capacity_processes),
         "evidence_fps": settings.vision_evidence_fps,
-        "ring_frames": settings.vision_ring_frames,
         "capacity_skip_unused": args.skip_unused,
         "capacity": capacity,
         "latency_runs": probes,

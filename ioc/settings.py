@@ -215,14 +215,7 @@ class Settings(BaseSettings):
         ge=1.0,
         le=30.0,
         description="Frames per second each camera keeps for evidence and writes to its clips "
-        "(each kept frame is stored in the camera's ring: fewer frames, less CPU).",
-    )
-    vision_ring_frames: Literal["jpeg", "raw"] = Field(
-        default="jpeg",
-        description="How each camera's evidence ring stores its frames: 'jpeg' (about 0.2 MB "
-        "and 2 ms of CPU per 720p frame) or 'raw' (YUV 4:2:0: 1.1 MB and 0.4 ms per 720p "
-        "frame, so about 160 MB per 720p camera at 10 frames/s): raw spends memory to save "
-        "CPU on a host that runs many cameras. The health message reports each ring's size.",
+        "(each kept frame is JPEG-encoded in the camera's ring: fewer frames, less CPU).",
     )
     evidence_dir: Path | None = Field(
         default=None, description="Violation evidence store. Unset: IOC_HOME/evidence."

@@ -1,12 +1,11 @@
 """Evidence of a violation: clips before and after, key frames, the vehicle crop, metadata.
 
-Per camera a :class:`FrameRing` keeps the last seconds of frames with their own timestamps
-and what the tracker saw: JPEG-compressed by default (15 s of 1006x720 at 10 fps: ~30 MB,
-~2 ms of CPU per frame), or ``raw`` (YUV 4:2:0, ~160 MB, 0.4 ms per frame) where a loaded
-host has memory to spare (``IOC_VISION_RING_FRAMES``). When a rule fires, :class:`EvidenceRecorder` waits until the ring holds the
-window the catalogue asks for (``evidence_from``..``evidence_to``, stream time) and hands an
-:class:`EvidenceJob` to a writer thread; :func:`write_evidence` writes the raw and annotated
-MP4s (resampled to a constant rate by timestamp, so VFR sources play in real time), key
+Per camera a :class:`FrameRing` keeps the last seconds of frames (JPEG-compressed: 15 s of
+1006x720 at 10 fps is ~30 MB instead of ~160 MB as YUV or ~330 MB as BGR; ~2.2 ms of CPU per
+frame) with their own timestamps and what the tracker saw. When a rule fires,
+:class:`EvidenceRecorder` waits until the ring holds the window the catalogue asks for
+(``evidence_from``..``evidence_to``, stream time) and hands an :class:`EvidenceJob` to a
+writer thread; :func:`write_evidence` writes the raw and annotated MP4s (resampled to a constant rate by timestamp, so VFR sources play in real time), key
 frames, the crop and ``metadata.json``, each with its SHA-256.
 
 Layout: ``<root>/<camera>/<YYYY-MM-DD>/<event_id>/`` (root: ``IOC_EVIDENCE_DIR``, default
@@ -38,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
@@ -63,65 +62,29 @@ class Overlay:
     lights: Mapping[Movement, Light] = field(default_factory=dict)
 
 
-RingCodec = Literal["jpeg", "raw"]
-
-
 @dataclass(frozen=True, slots=True, eq=False)
 class RingFrame:
-    """A stored frame: ``data`` as ``codec`` says (``jpeg``; ``raw``: YUV 4:2:0 planes of a
-    ``shape`` (height, width) picture, or its BGR pixels when a side is odd)."""
-
     t: float
     wall: float
-    data: bytes
+    jpeg: bytes
     overlay: Overlay
-    codec: RingCodec = "jpeg"
-    shape: tuple[int, int] = (0, 0)
 
     def image(self) -> NDArray[np.uint8]:
-        if self.codec == "jpeg":
-            img = cv2.imdecode(np.frombuffer(self.data, np.uint8), cv2.IMREAD_COLOR)
-            if img is None:
-                raise ValueError("corrupt JPEG in the frame ring")
-            return np.asarray(img, dtype=np.uint8)
-        h, w = self.shape
-        pixels = np.frombuffer(self.data, np.uint8)
-        if pixels.size == h * w * 3:  # an odd side: kept as BGR
-            return pixels.reshape(h, w, 3).copy()
-        yuv = pixels.reshape(h * 3 // 2, w)
-        return np.asarray(cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR_I420), dtype=np.uint8)
-
-
-def pack_frame(image: NDArray[np.uint8], codec: RingCodec, quality: int) -> bytes:
-    """A BGR frame as the ring stores it (see :class:`RingFrame`)."""
-    if codec == "jpeg":
-        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError("JPEG encoding failed")
-        return bytes(buf.tobytes())
-    h, w = image.shape[:2]
-    if h % 2 or w % 2:
-        return bytes(np.ascontiguousarray(image).tobytes())
-    return bytes(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420).tobytes())
+        img = cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if img is None:
+            raise ValueError("corrupt JPEG in the frame ring")
+        return np.asarray(img, dtype=np.uint8)
 
 
 class FrameRing:
-    """The last ``horizon_s`` seconds of a camera, at most ``max_fps`` frames per second,
-    each stored as ``codec`` says (JPEG at ``quality``, or raw YUV 4:2:0)."""
+    """The last ``horizon_s`` seconds of a camera, at most ``max_fps`` frames per second."""
 
-    def __init__(
-        self,
-        horizon_s: float = 20.0,
-        max_fps: float = 10.0,
-        quality: int = 90,
-        codec: RingCodec = "jpeg",
-    ) -> None:
+    def __init__(self, horizon_s: float = 20.0, max_fps: float = 10.0, quality: int = 90) -> None:
         self.horizon_s, self.max_fps, self.quality = horizon_s, max_fps, quality
-        self.codec: RingCodec = codec
         self._frames: deque[RingFrame] = deque()
         self._spacing = Spacing(1.0 / max_fps)
         self._breaks: deque[float] = deque()  # stream times where a new segment began
-        self.nbytes = 0  # the stored frames' size
+        self.nbytes = 0  # the stored frames' size (the health message's ``ring_mb``)
 
     def due(self, t: float) -> bool:
         """Whether a frame at ``t`` would be stored (not sooner than ``1/max_fps`` after the
@@ -132,13 +95,14 @@ class FrameRing:
         """Store a frame unless it comes sooner than ``1/max_fps`` after the last one."""
         if not self.due(t):
             return False
-        data = pack_frame(image, self.codec, self.quality)
-        shape = (int(image.shape[0]), int(image.shape[1]))
-        self._frames.append(RingFrame(t, wall, data, overlay, self.codec, shape))
-        self.nbytes += len(data)
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
+        if not ok:
+            raise ValueError("JPEG encoding failed")
+        self._frames.append(RingFrame(t, wall, buf.tobytes(), overlay))
+        self.nbytes += len(self._frames[-1].jpeg)
         self._spacing.take(t)
         while self._frames[0].t < t - self.horizon_s:
-            self.nbytes -= len(self._frames.popleft().data)
+            self.nbytes -= len(self._frames.popleft().jpeg)
         return True
 
     def mark_break(self, t: float) -> None:

@@ -52,7 +52,6 @@ from vision.evidence import (
     EvidenceWriter,
     FrameRing,
     Overlay,
-    RingCodec,
 )
 from vision.flow import flow_messages
 from vision.freeze import FreezeWatch
@@ -102,7 +101,6 @@ class PipelineOptions:
     motion: MotionConfig = field(default_factory=MotionConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     evidence_fps: float = 10.0
-    ring_frames: RingCodec = "jpeg"  # how the evidence ring stores frames (vision.evidence)
     skip_unused: bool = True  # frames neither a tick nor the ring wants: decoded, not converted
     health_interval_s: float = 2.0
     frame_interval_s: float = 2.0
@@ -146,6 +144,7 @@ class CameraWorker:
         self.segment = 0  # of the frames taken so far (``Frame.segment``)
         # withdrawn violations whose dashboard notice must be taken back (the pipeline sends it)
         self.retracted: list[tuple[Violation, str, float, str]] = []
+        self._resized: list[EvidenceJob] = []  # evidence of the frame size before a change
 
     def _configure(self, camera: CameraConfig) -> None:
         """Build everything that depends on the camera's configuration and geometry."""
@@ -178,7 +177,6 @@ class CameraWorker:
         self.ring = FrameRing(
             window + camera.tuning.movement_timeout_s + 2.0,
             self.opts.evidence_fps,
-            codec=self.opts.ring_frames,
         )
         self.recorder = EvidenceRecorder(camera, self.ring)
         self.ledger = VehicleLedger(camera)
@@ -210,7 +208,9 @@ class CameraWorker:
     def _fit(self, frame: Frame) -> None:
         """Geometry drawn on another frame size than the stream's (a substream, a camera
         reconfigured) is scaled to the stream (``CameraConfig.scaled``), with a warning, so
-        lines and zones stay on the road. Counts already made are kept."""
+        lines and zones stay on the road. Counts already made are kept, and so are the
+        violations still waiting for their evidence: the source broke the stream at the new
+        size, so their clips end there (``evidence_ready``)."""
         h, w = frame.image.shape[:2]
         if (w, h) == (self.camera.frame.width, self.camera.frame.height):
             return
@@ -223,10 +223,17 @@ class CameraWorker:
             size.width,
             size.height,
         )
-        counter = self.counter
+        counter, waiting = self.counter, self.recorder.ready(flush=True)
         same = (w, h) == (size.width, size.height)
         self._configure(self.drawn if same else self.drawn.scaled(w, h))
         self.counter = counter
+        self._resized.extend(waiting)
+
+    def evidence_ready(self, t: float | None = None, flush: bool = False) -> list[EvidenceJob]:
+        """Evidence jobs whose window has passed stream time ``t`` (all when ``flush``),
+        with those cut short by a change of frame size."""
+        jobs, self._resized = [*self._resized, *self.recorder.ready(t, flush)], []
+        return jobs
 
     def offer(self, frame: Frame, newer_waiting: bool = False) -> bool | None:
         """Take a decoded frame. ``None``: not a tick (stored for evidence only); ``True``:
@@ -545,7 +552,7 @@ class Pipeline:
                     key=v.camera_id,
                 )
             w.retracted.clear()
-            for job in w.recorder.ready(f.t):
+            for job in w.evidence_ready(f.t):
                 self.writer.submit(job)
         self._housekeeping()
         return True
@@ -653,7 +660,7 @@ class Pipeline:
     def _finish(self) -> None:
         for w in self.workers.values():
             w.counter.add(w.ledger.flush())
-            for job in w.recorder.ready(flush=True):
+            for job in w.evidence_ready(flush=True):
                 self.writer.submit(job)
         self.writer.close()
         self._housekeeping(force=True)

@@ -238,7 +238,6 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         evidence_root=args.out / "evidence",
         device=detector.plan.device,
         evidence_fps=settings.vision_evidence_fps,
-        ring_frames=settings.vision_ring_frames,
         view_references=resolve_references([camera], settings.shared_dir, base),
     )
     pipe = Pipeline.build([camera], load_violation_catalogue(), feeds, detector, publisher, opts)
@@ -428,7 +427,6 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         topic_flow=settings.topic("traffic.flow"),
         evidence_root=settings.evidence_dir or settings.home / "evidence",
         evidence_fps=settings.vision_evidence_fps,
-        ring_frames=settings.vision_ring_frames,
         frame_interval_s=settings.camera_frame_interval_s,
         device=detector.plan.device,
         count_sensors=_count_sensors(settings, [c.id for c in chosen]),

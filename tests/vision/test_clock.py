@@ -172,12 +172,12 @@ def _ffmpeg() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def _ts(out: Path, start: float, seconds: float, offset: float = 0.0) -> bytes:
-    """``seconds`` of junction A from ``start`` as a small MPEG-TS (H.264), its timestamps
-    shifted by ``offset``."""
+def _ts(out: Path, start: float, seconds: float, offset: float = 0.0, width: int = 320) -> bytes:
+    """``seconds`` of junction A from ``start`` as a small MPEG-TS (H.264) ``width`` pixels
+    wide, its timestamps shifted by ``offset``."""
     cmd = [
         _ffmpeg(), "-loglevel", "error", "-y", "-ss", str(start), "-i", str(CLIP),
-        "-t", str(seconds), "-an", "-vf", "scale=320:-2", "-c:v", "libx264",
+        "-t", str(seconds), "-an", "-vf", f"scale={width}:-2", "-c:v", "libx264",
         "-preset", "ultrafast", "-g", "10", "-output_ts_offset", str(offset), "-f", "mpegts",
         str(out),
     ]  # fmt: skip
@@ -218,7 +218,8 @@ def ts_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     tmp = tmp_path_factory.mktemp("ts")
     first = _ts(tmp / "a.ts", 0.0, 1.5)
     later = _ts(tmp / "b.ts", 4.0, 1.5, offset=4.0)  # 2.5 s later: a hole in between
-    return {"plain": first, "hole": first + later}
+    larger = _ts(tmp / "c.ts", 1.5, 1.5, offset=1.5, width=480)  # straight on, larger
+    return {"plain": first, "hole": first + later, "larger": larger}
 
 
 def _read_all(src: CameraSource, limit: float = 20.0) -> list[Frame]:
@@ -273,6 +274,37 @@ def test_a_hole_in_a_live_stream_starts_a_new_segment(
     src = CameraSource("file", str(path))
     segments = [f.segment for f in _read_all(src)]
     assert src.breaks == 1 and segments.count(0) == segments.count(1) == len(segments) // 2
+
+
+def test_a_camera_reconfigured_to_another_size_comes_back_after_a_break(
+    ts_clips: dict[str, bytes], tmp_path: Path
+) -> None:
+    """A camera switched to another resolution restarts its stream: the frames of the new
+    size come after a reconnection, a break. Within one connection OpenCV scales every
+    frame to the size the connection began with (the control: the same bytes as one
+    stream come out at one size), so a size never changes without a break."""
+    served: list[int] = []
+
+    class Reconfigured(_Bytes):
+        def do_GET(self) -> None:
+            served.append(1)
+            self.body = ts_clips["plain"] if len(served) == 1 else ts_clips["larger"]
+            super().do_GET()
+
+    for url in _serve(Reconfigured):
+        src = CameraSource("ts", url)
+        frames: list[Frame] = []
+        deadline = time.monotonic() + 20
+        while (len(served) < 2 or src.connected) and time.monotonic() < deadline:
+            frames += _read_all(src, limit=5.0)  # to the end of each connection
+        widths = [f.image.shape[1] for f in frames]
+        assert set(widths) == {320, 480} and widths == sorted(widths)
+        assert [f.segment for f in frames] == [int(w == 480) for w in widths]
+        assert src.reconnects == 1
+    path = tmp_path / "resized.ts"
+    path.write_bytes(ts_clips["plain"] + ts_clips["larger"])
+    frames = _read_all(CameraSource("file", str(path)))
+    assert len(frames) >= 55 and {f.image.shape[1] for f in frames} == {320}
 
 
 class _TimestampsStop:

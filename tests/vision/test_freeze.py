@@ -1,6 +1,7 @@
 """A frozen picture (vision/freeze.py): a camera whose stream goes on while its image stands
 still judges and counts nothing, and what it judged on the still picture is withdrawn; real
-footage never reads as frozen."""
+footage never reads as frozen. And a picture that changes size under the rules keeps the
+evidence of what was judged before the change."""
 
 from __future__ import annotations
 
@@ -154,3 +155,34 @@ def test_a_frozen_camera_raises_an_alarm(
     assert isinstance(raised, Raise) and raised.detail["fault"] == "stream_frozen"
     assert raised.severity == 3 and "frozen" in raised.title
     assert isinstance(from_camera({**msg, "frozen": False}), Resolve)
+
+
+def test_violations_waiting_for_evidence_survive_a_change_of_frame_size(
+    catalogue: ViolationCatalogue, stop_line_camera: CameraConfig, car_at: CarAt, tmp_path: Path
+) -> None:
+    """A car stops in the zone and is fined; before the clip's after-window has passed, the
+    camera comes back at twice the size (reconfigured, it restarted its stream: a new
+    segment). The geometry is scaled, and the violation's evidence is written, cut there."""
+    prepare_ultralytics_env(tmp_path / "yolo")
+    camera = _zone_camera(stop_line_camera, None)
+    worker = CameraWorker(camera, catalogue, PipelineOptions(gate=False))
+    jobs = []
+    found: list[Violation] = []
+    for k in range(20):
+        t = round(0.2 * k, 3)
+        larger = k >= 15  # 640x480, after a reconnection, from 3.0 s
+        image = cv2.resize(_noise(k), (640, 480)) if larger else _noise(k)
+        frame = Frame("cam-f", image, t, WALL0 + t, k, segment=int(larger))
+        assert worker.offer(frame) is True
+        bottom = 230.0 - 10 * k if k <= 5 else 180.0
+        det = None if larger else car_at(t, bottom)
+        for v in worker.apply(frame, det):
+            worker.recorder.open(v, f"ev-{len(found)}", WALL0 + v.time)
+            found.append(v)
+        jobs += worker.evidence_ready(t)
+    assert [v.rule for v in found] == ["illegal_stop"]
+    assert worker.camera.frame.width == 640  # the zone now on the larger picture
+    (job,) = jobs  # without the fix, the reconfigured worker dropped it
+    assert not job.complete and job.frames[-1].t < 3.0
+    assert {f.image().shape for f in job.frames} == {(240, 320, 3)}
+    assert worker.evidence_ready(flush=True) == []

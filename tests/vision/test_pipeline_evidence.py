@@ -19,7 +19,6 @@ from vision.evidence import (
     EvidenceRecorder,
     FrameRing,
     Overlay,
-    RingCodec,
     nearest,
     resample,
     write_evidence,
@@ -182,43 +181,15 @@ def test_written_evidence_has_correct_hashes_and_window(
     assert crop is not None and 40 <= crop.shape[0] <= 60 and 50 <= crop.shape[1] <= 70
 
 
-@pytest.mark.parametrize("codec", ["jpeg", "raw"])
-def test_a_ring_of_either_kind_gives_back_the_picture_and_counts_its_memory(
-    tmp_path: Path, catalogue: ViolationCatalogue, codec: RingCodec
-) -> None:
+def test_the_ring_gives_back_the_picture_and_counts_its_memory() -> None:
     rng = np.random.default_rng(7)
     picture = cv2.GaussianBlur(rng.integers(0, 256, (240, 320, 3), dtype=np.uint8), (9, 9), 3)
-    ring = FrameRing(horizon_s=1.0, max_fps=10.0, codec=codec)
+    ring = FrameRing(horizon_s=1.0, max_fps=10.0)
     for k in range(30):  # 3 s: the ring keeps the last 1 s
         ring.add(k / 10, WALL0 + k / 10, picture, Overlay())
     kept = ring.window(-1, 99)
-    assert len(kept) == 11 and ring.nbytes == sum(len(f.data) for f in kept)
+    assert len(kept) == 11 and ring.nbytes == sum(len(f.jpeg) for f in kept)
+    assert ring.nbytes < 11 * 320 * 240 // 2  # compressed
     back = kept[-1].image()
     assert back.shape == picture.shape and back.dtype == np.uint8
-    error = np.abs(back.astype(int) - picture.astype(int)).mean()
-    assert error < 3.0  # JPEG at 90, or 4:2:0 chroma: a few grey levels at most
-    if codec == "raw":  # 1.5 bytes a pixel, no compression
-        assert ring.nbytes == 11 * 320 * 240 * 3 // 2
-        odd = FrameRing(horizon_s=1.0, max_fps=10.0, codec="raw")
-        odd.add(0.0, WALL0, picture[:239, :319], Overlay())  # an odd side: kept as BGR
-        assert np.array_equal(odd.window(-1, 99)[0].image(), picture[:239, :319])
-    else:
-        assert ring.nbytes < 11 * 320 * 240 // 2
-    # evidence written from the ring plays as usual
-    moving = FrameRing(horizon_s=20.0, max_fps=10.0, codec=codec)
-    _fill(moving, [round(i * 0.1, 3) for i in range(41)])
-    rec = EvidenceRecorder(CAM, moving)
-    rec.open(_violation(catalogue, 2.0, 1.0, 1.0), "ev-ring", WALL0 + 2.0)
-    (job,) = rec.ready()
-    files = write_evidence(job, tmp_path, fps=10.0)
-    raw_clip = next(f.path for f in files if f.kind == "clip_raw")
-    cap = cv2.VideoCapture(str(tmp_path / raw_clip))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    assert len(frames) == 21
-    # the red car (BGR 40, 40, 220) is where it was at 2.0 s in the middle frame
-    assert frames[10][170, 100 + 25, 2] > 150 and frames[10][170, 100 + 25, 0] < 100
+    assert np.abs(back.astype(int) - picture.astype(int)).mean() < 3.0
