@@ -86,6 +86,7 @@ import yaml
 
 from ioc.settings import Settings
 from vision.catalogue import load_violation_catalogue
+from vision.clips import ClipEncoding
 from vision.config import CameraConfig, load_cameras, resolve_source
 from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
 from vision.geometry import DirectedLine
@@ -147,6 +148,7 @@ def bench_options(
         evidence_root=evidence,
         device=det.plan.device,
         evidence_fps=settings.vision_evidence_fps,
+        clip_encoding=ClipEncoding.from_settings(settings),
         skip_unused=skip_unused,
     )
 
@@ -893,6 +895,7 @@ def main() -> int:
         "capacity_detector_threads": args.capacity_threads,
         "capacity_processes": max(1, args.capacity_processes),
         "evidence_fps": settings.vision_evidence_fps,
+        "clip_encoding": {"preset": settings.vision_clip_preset, "crf": settings.vision_clip_crf},
         "capacity_skip_unused": args.skip_unused,
         "capacity": capacity,
         "latency_runs": probes,

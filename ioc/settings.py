@@ -217,6 +217,21 @@ class Settings(BaseSettings):
         description="Frames per second each camera keeps for evidence and writes to its clips "
         "(each kept frame is JPEG-encoded in the camera's ring: fewer frames, less CPU).",
     )
+    vision_clip_preset: Literal[
+        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
+    ] = Field(
+        default="ultrafast",
+        description="x264 preset of the evidence clips (ffmpeg writer): encoding is most of a "
+        "violation's evidence cost. 'ultrafast' spends about a third of the CPU of "
+        "'veryfast' for 2-3x the bytes at the same CRF; slower presets, smaller files.",
+    )
+    vision_clip_crf: int = Field(
+        default=23,
+        ge=0,
+        le=51,
+        description="x264 constant rate factor of the evidence clips: lower is better "
+        "quality and larger files (23: x264's default).",
+    )
     evidence_dir: Path | None = Field(
         default=None, description="Violation evidence store. Unset: IOC_HOME/evidence."
     )

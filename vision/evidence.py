@@ -45,7 +45,13 @@ from numpy.typing import NDArray
 
 from vision.annotate import draw
 from vision.cadence import Spacing
-from vision.clips import lower_this_thread, write_mp4
+from vision.clips import (
+    DEFAULT_ENCODING,
+    ClipEncoding,
+    choose_backend,
+    lower_this_thread,
+    write_mp4,
+)
 from vision.config import CameraConfig, Movement
 from vision.rules.base import Violation
 from vision.signals import Light
@@ -284,8 +290,11 @@ def iso(wall: float) -> str:
     return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds")
 
 
-def write_evidence(job: EvidenceJob, root: Path, fps: float = 10.0) -> list[EvidenceFile]:
-    """Write every evidence file of ``job`` once; returns them (``metadata.json`` last).
+def write_evidence(
+    job: EvidenceJob, root: Path, fps: float = 10.0, encoding: ClipEncoding = DEFAULT_ENCODING
+) -> list[EvidenceFile]:
+    """Write every evidence file of ``job`` once; returns them (``metadata.json`` last);
+    clips at ``fps``, encoded as ``encoding`` says.
 
     Crash-safe: the files go to a hidden ``.<event_id>.partial-*`` folder beside the final
     one, are flushed to disk, and the folder is renamed to ``<event_id>`` in one atomic
@@ -303,7 +312,7 @@ def write_evidence(job: EvidenceJob, root: Path, fps: float = 10.0) -> list[Evid
         shutil.rmtree(stale, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{job.event_id}.partial-", dir=final.parent))
     try:
-        files = _write_files(job, folder, rel, fps)
+        files = _write_files(job, folder, rel, fps, encoding)
         for f in folder.iterdir():
             _fsync(f)
         _fsync(folder)
@@ -355,7 +364,9 @@ def existing_evidence(root: Path, rel: Path) -> list[EvidenceFile]:
     return files
 
 
-def _write_files(job: EvidenceJob, folder: Path, rel: Path, fps: float) -> list[EvidenceFile]:
+def _write_files(
+    job: EvidenceJob, folder: Path, rel: Path, fps: float, encoding: ClipEncoding
+) -> list[EvidenceFile]:
     """Every file of ``job`` into ``folder``; paths recorded as ``rel/<name>``."""
     v, cam = job.violation, job.camera
     ts = [f.t for f in job.frames]
@@ -374,8 +385,9 @@ def _write_files(job: EvidenceJob, folder: Path, rel: Path, fps: float) -> list[
     ]
     order = resample(ts, fps, max(ts[0], v.evidence_from), ts[-1])
     written: list[tuple[str, str]] = []
-    codec = write_mp4(folder / "clip_raw.mp4", [images[i] for i in order], fps)
-    write_mp4(folder / "clip_annotated.mp4", [annotated[i] for i in order], fps)
+    backend = choose_backend()
+    codec = write_mp4(folder / "clip_raw.mp4", [images[i] for i in order], fps, backend, encoding)
+    write_mp4(folder / "clip_annotated.mp4", [annotated[i] for i in order], fps, backend, encoding)
     written += [("clip_raw.mp4", "clip_raw"), ("clip_annotated.mp4", "clip_annotated")]
     key_at = {"before": v.time - 1.0, "event": v.time, "after": v.time + 1.0}
     for name, t in key_at.items():
@@ -425,6 +437,12 @@ def _write_files(job: EvidenceJob, folder: Path, rel: Path, fps: float) -> list[
             "fps": fps,
             "width": images[0].shape[1],
             "height": images[0].shape[0],
+            "writer": backend,
+            **(
+                {"x264": {"preset": encoding.preset, "crf": encoding.crf}}
+                if backend == "ffmpeg-libx264"
+                else {}
+            ),
         },
         "files": [_as_dict(f) for f in files],
         **job.extra,
@@ -468,8 +486,15 @@ class EvidenceWriter:
     """Writes jobs on a background thread so the camera loop never waits for the disk;
     ``done(job, files)`` runs on that thread (``files`` is ``None`` when writing failed)."""
 
-    def __init__(self, root: Path, done: Done, fps: float = 10.0, max_jobs: int = 64) -> None:
-        self.root, self.done, self.fps = root, done, fps
+    def __init__(
+        self,
+        root: Path,
+        done: Done,
+        fps: float = 10.0,
+        max_jobs: int = 64,
+        encoding: ClipEncoding = DEFAULT_ENCODING,
+    ) -> None:
+        self.root, self.done, self.fps, self.encoding = root, done, fps, encoding
         self._q: queue.Queue[EvidenceJob | None] = queue.Queue(maxsize=max_jobs)
         self._thread = threading.Thread(target=self._run, name="evidence", daemon=True)
         self._thread.start()
@@ -492,7 +517,9 @@ class EvidenceWriter:
         lower_this_thread()  # decoding, annotating and encoding window frames yield to cameras
         while (job := self._q.get()) is not None:
             try:
-                files: list[EvidenceFile] | None = write_evidence(job, self.root, self.fps)
+                files: list[EvidenceFile] | None = write_evidence(
+                    job, self.root, self.fps, self.encoding
+                )
             except (OSError, ValueError) as exc:
                 logger.error("event %s: evidence not written: %s", job.event_id, exc)
                 files = None

@@ -42,6 +42,7 @@ from typing import Protocol
 from vision.annotate import draw
 from vision.cadence import TickClock, frame_filter
 from vision.catalogue import ViolationCatalogue
+from vision.clips import ClipEncoding
 from vision.config import CameraConfig, Movement
 from vision.counting import TrafficCounter
 from vision.detector import Detector
@@ -101,6 +102,7 @@ class PipelineOptions:
     motion: MotionConfig = field(default_factory=MotionConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     evidence_fps: float = 10.0
+    clip_encoding: ClipEncoding = field(default_factory=ClipEncoding)  # x264 preset and CRF
     skip_unused: bool = True  # frames neither a tick nor the ring wants: decoded, not converted
     health_interval_s: float = 2.0
     frame_interval_s: float = 2.0
@@ -457,7 +459,12 @@ class Pipeline:
             for cid, feed in self.feeds.items():
                 feed.want = frame_filter(self.workers[cid].period, opts.evidence_fps)
         self.publisher, self.opts = publisher, opts
-        self.writer = EvidenceWriter(opts.evidence_root, self._evidence_done, opts.evidence_fps)
+        self.writer = EvidenceWriter(
+            opts.evidence_root,
+            self._evidence_done,
+            opts.evidence_fps,
+            encoding=opts.clip_encoding,
+        )
         self._last_health: dict[str, float] = {}
         self._last_frame_msg: dict[str, float] = {}
         self._latest: dict[str, Frame] = {}

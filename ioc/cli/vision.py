@@ -196,6 +196,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
     import cv2
 
     from vision.catalogue import load_violation_catalogue
+    from vision.clips import ClipEncoding
     from vision.config import CameraConfigError, load_cameras, resolve_references
     from vision.detector import DetectorSpec, create_detector
     from vision.pipeline import Pipeline, PipelineOptions
@@ -238,6 +239,7 @@ def cmd_analyze(args: argparse.Namespace, settings: Settings) -> int:
         evidence_root=args.out / "evidence",
         device=detector.plan.device,
         evidence_fps=settings.vision_evidence_fps,
+        clip_encoding=ClipEncoding.from_settings(settings),
         view_references=resolve_references([camera], settings.shared_dir, base),
     )
     pipe = Pipeline.build([camera], load_violation_catalogue(), feeds, detector, publisher, opts)
@@ -336,6 +338,7 @@ def _ensure_topics(bootstrap: str, settings: Settings) -> None:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from vision.catalogue import load_violation_catalogue
+    from vision.clips import ClipEncoding
     from vision.config import (
         CameraConfigError,
         load_cameras,
@@ -427,6 +430,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         topic_flow=settings.topic("traffic.flow"),
         evidence_root=settings.evidence_dir or settings.home / "evidence",
         evidence_fps=settings.vision_evidence_fps,
+        clip_encoding=ClipEncoding.from_settings(settings),
         frame_interval_s=settings.camera_frame_interval_s,
         device=detector.plan.device,
         count_sensors=_count_sensors(settings, [c.id for c in chosen]),

@@ -104,12 +104,12 @@ def test_a_writer_killed_half_way_leaves_nothing_referenced(
     real = write_mp4
     calls: list[Path] = []
 
-    def dies_on_second_clip(path: Path, frames: Any, fps: float) -> str:
+    def dies_on_second_clip(path: Path, frames: Any, fps: float, *rest: Any) -> str:
         calls.append(path)
         if len(calls) == 2:
             path.write_bytes(b"\x00\x00\x00\x18ftypisom")  # a half-written MP4
             raise OSError("killed")
-        return real(path, frames, fps)
+        return real(path, frames, fps, *rest)
 
     monkeypatch.setattr("vision.evidence.write_mp4", dies_on_second_clip)
     with pytest.raises(OSError, match="killed"):

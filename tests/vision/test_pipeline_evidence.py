@@ -169,6 +169,8 @@ def test_written_evidence_has_correct_hashes_and_window(
     }
     assert meta["window"]["first_frame_s"] == 1.0 and meta["window"]["last_frame_s"] == 3.0
     assert meta["time"] == "2026-01-01T00:00:02.000+00:00" and meta["site"] == "test"
+    if meta["video"]["writer"] == "ffmpeg-libx264":  # how the clips were encoded
+        assert meta["video"]["x264"] == {"preset": "ultrafast", "crf": 23}
     track = meta["track"]  # the car's box in every frame of the window, as the rule saw it
     assert len(track) == 21 and track[0] == {"t": 1.0, "class": "car", "box": [60, 150, 110, 190]}
     assert track[-1]["box"] == [140, 150, 190, 190]
