@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 from fixtures.video import clip_frames
@@ -111,15 +112,25 @@ def test_a_limited_thread_count_is_not_pinned_to_the_first_cores(
     cache: Path, tmp_path_factory: pytest.TempPathFactory, cpu_detector: CpuDetector
 ) -> None:
     # Several camera processes on one host each limit their threads; pinned, they would all
-    # run on core 0 (two 1-thread processes measured at half speed each).
-    for preprocess in ("auto", "host"):  # vision.openvino_batch, ultralytics' predictor
-        det = cpu_detector(
-            tmp_path_factory.mktemp("yolo"), runtime="auto", preprocess=preprocess, cache_dir=cache
-        )
-        det.detect(_frames(1), [0.0])  # the predictor's thread count is set on the first call
-        (compiled,) = _compiled(det)
-        assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
-        assert compiled.get_property("ENABLE_CPU_PINNING") is False
+    # run on core 0 (two 1-thread processes measured at half speed each). OpenCV's pool
+    # (resizing, colour conversion) gets the same share.
+    cores = cv2.getNumThreads()
+    try:
+        for preprocess in ("auto", "host"):  # vision.openvino_batch, ultralytics' predictor
+            cv2.setNumThreads(-1)  # OpenCV's default: a thread per core
+            det = cpu_detector(
+                tmp_path_factory.mktemp("yolo"),
+                runtime="auto",
+                preprocess=preprocess,
+                cache_dir=cache,
+            )
+            det.detect(_frames(1), [0.0])  # the thread counts are set on the first call
+            (compiled,) = _compiled(det)
+            assert compiled.get_property("INFERENCE_NUM_THREADS") == 1
+            assert compiled.get_property("ENABLE_CPU_PINNING") is False
+            assert cv2.getNumThreads() == 1
+    finally:
+        cv2.setNumThreads(cores)
 
 
 def test_the_precision_openvino_computes_in_is_reported(
