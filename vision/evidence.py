@@ -5,8 +5,9 @@ Per camera a :class:`FrameRing` keeps the last seconds of frames (JPEG-compresse
 frame) with their own timestamps and what the tracker saw. When a rule fires,
 :class:`EvidenceRecorder` waits until the ring holds the window the catalogue asks for
 (``evidence_from``..``evidence_to``, stream time) and hands an :class:`EvidenceJob` to a
-writer thread; :func:`write_evidence` writes the raw and annotated MP4s (resampled to a constant rate by timestamp, so VFR sources play in real time), key
-frames, the crop and ``metadata.json``, each with its SHA-256.
+writer thread; :func:`write_evidence` writes the raw and annotated MP4s (resampled to a
+constant rate by timestamp, so VFR sources play in real time; x264 as :class:`ClipEncoding`
+says), key frames, the crop and ``metadata.json``, each with its SHA-256.
 
 Layout: ``<root>/<camera>/<YYYY-MM-DD>/<event_id>/`` (root: ``IOC_EVIDENCE_DIR``, default
 ``IOC_HOME/evidence``). Plates stay inside this store; logs only carry ids.

@@ -177,8 +177,7 @@ class CameraWorker:
             default=10.0,
         )
         self.ring = FrameRing(
-            window + camera.tuning.movement_timeout_s + 2.0,
-            self.opts.evidence_fps,
+            window + camera.tuning.movement_timeout_s + 2.0, self.opts.evidence_fps
         )
         self.recorder = EvidenceRecorder(camera, self.ring)
         self.ledger = VehicleLedger(camera)
@@ -211,8 +210,8 @@ class CameraWorker:
         """Geometry drawn on another frame size than the stream's (a substream, a camera
         reconfigured) is scaled to the stream (``CameraConfig.scaled``), with a warning, so
         lines and zones stay on the road. Counts already made are kept, and so are the
-        violations still waiting for their evidence: the source broke the stream at the new
-        size, so their clips end there (``evidence_ready``)."""
+        violations still waiting for their evidence: a new size comes after a reconnection
+        (a break), so their clips end there (``evidence_ready``)."""
         h, w = frame.image.shape[:2]
         if (w, h) == (self.camera.frame.width, self.camera.frame.height):
             return

@@ -269,7 +269,7 @@ class CameraSource:
             if stamp.brk is not None:
                 self._broke(stamp.brk, stamp.t - self._last_t)
             t = stamp.t
-            self._stamped = stamp.kind if self.stream_clock.use_pts else "wall"
+            self._stamped = stamp.kind
         if t <= self._last_t:  # repeated/zero pts: keep time strictly increasing
             t = self._last_t + 1e-3
         self._last_t, self._last_wall = t, now
