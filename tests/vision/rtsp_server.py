@@ -5,9 +5,12 @@ streaming an MPEG-TS file's H.264 at its own pace, its RTP timestamps from the f
 Run with Debian's Python (``/usr/bin/python3``, which has PyGObject), not the project's venv::
 
     /usr/bin/python3 tests/vision/rtsp_server.py clip.ts     # prints "PORT 41234" when ready
+    /usr/bin/python3 tests/vision/rtsp_server.py clip.ts 0.05   # drops 5 % of RTP packets
 
 Each client gets its own playback from the start of the file (``rtsp://127.0.0.1:PORT/cam``);
-the server stops on SIGTERM or when its stdin closes.
+the server stops on SIGTERM or when its stdin closes. With a loss, each RTP packet is dropped
+with that probability after payloading (``identity drop-probability``), as a lossy network
+would, whatever the transport.
 """
 
 import sys
@@ -20,16 +23,15 @@ gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 
-def main(path: str) -> int:
+def main(path: str, loss: float = 0.0) -> int:
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service("0")  # a free port, read back below
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(
-        f'( filesrc location="{path}" ! tsdemux ! h264parse ! '
-        "rtph264pay name=pay0 pt=96 config-interval=1 )"
-    )
+    pay = "rtph264pay pt=96 config-interval=1"
+    last = f"{pay} ! identity drop-probability={loss} name=pay0" if loss else f"{pay} name=pay0"
+    factory.set_launch(f'( filesrc location="{path}" ! tsdemux ! h264parse ! {last} )')
     factory.set_shared(False)
     server.get_mount_points().add_factory("/cam", factory)
     loop = GLib.MainLoop()
@@ -48,4 +50,4 @@ def main(path: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.0))

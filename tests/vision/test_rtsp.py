@@ -39,7 +39,7 @@ def _has_rtsp_server() -> bool:
     probe = (
         "import gi; gi.require_version('Gst', '1.0'); gi.require_version('GstRtspServer', '1.0');"
         "from gi.repository import Gst, GstRtspServer; Gst.init(None);"
-        "names = ('filesrc', 'tsdemux', 'h264parse', 'rtph264pay');"
+        "names = ('filesrc', 'tsdemux', 'h264parse', 'rtph264pay', 'identity');"
         "raise SystemExit(0 if all(Gst.ElementFactory.find(n) for n in names) else 1)"
     )
     try:
@@ -54,13 +54,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def rtsp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _serve(tmp: Path, loss: float = 0.0) -> Iterator[str]:
     """``rtsp://127.0.0.1:PORT/cam``: 7 s of junction A (320 px, H.264, 20 frames/s on
-    average) at its own pace, from the start for each client."""
+    average) at its own pace, from the start for each client; ``loss``: the share of RTP
+    packets the server drops."""
     import imageio_ffmpeg  # type: ignore[import-untyped]
 
-    clip = tmp_path_factory.mktemp("rtsp") / "cam.ts"
+    clip = tmp / "cam.ts"
     cmd = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y", "-i", str(CLIP),
         "-t", "7", "-an", "-vf", "scale=320:-2", "-c:v", "libx264", "-preset", "ultrafast",
@@ -68,7 +68,7 @@ def rtsp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ]  # fmt: skip
     subprocess.run(cmd, check=True, timeout=60)
     proc = subprocess.Popen(
-        [DEBIAN_PYTHON, str(SERVER), str(clip)],
+        [DEBIAN_PYTHON, str(SERVER), str(clip), str(loss)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -84,6 +84,17 @@ def rtsp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def rtsp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _serve(tmp_path_factory.mktemp("rtsp"))
+
+
+@pytest.fixture(scope="module")
+def lossy_rtsp_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The same stream with 5 % of its RTP packets lost."""
+    yield from _serve(tmp_path_factory.mktemp("rtsp-lossy"), loss=0.05)
 
 
 class StallingProxy:
@@ -226,6 +237,31 @@ def test_the_pipeline_runs_a_camera_over_rtsp(
     assert stats.last_t is not None and stats.first_t is not None
     assert stats.last_t - stats.first_t == pytest.approx(3.0, abs=0.2)
     assert stats.ticks >= 3 and stats.detections > 0  # fewer under load: frames are dropped
+
+
+@pytest.mark.parametrize("transport", ["tcp", "udp"])
+def test_a_lossy_network_smears_frames_but_never_breaks_or_reconnects(
+    lossy_rtsp_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+    transport: str,
+) -> None:
+    """5 % of the RTP packets never arrive: FFmpeg conceals the damaged pictures (and
+    says so on stderr) and the camera goes on. Lost frames show as longer steps in the RTP
+    times (a lost keyframe takes its group of pictures, 0.5 s here, with it), below the 1 s
+    that would break the stream; nothing reconnects."""
+    monkeypatch.delenv(CAPTURE_OPTIONS, raising=False)
+    use_rtsp_transport(transport)
+    src = CameraSource("rtsp", lossy_rtsp_url)
+    frames = _read(src, until_s=15.0)  # to the end of the clip, where the server stops
+    src.close()
+    damaged = capfd.readouterr().err.count("error while decoding")
+    assert damaged > 0, "no packet was lost"  # the control: the loss really happened
+    assert 100 <= len(frames) <= 145  # of ~140; whole frames lost too
+    assert src.reconnects == 0 and src.breaks == 0 and src.clock_kind == "pts"
+    assert {f.segment for f in frames} == {0}
+    steps = np.diff([f.t for f in frames])
+    assert steps.max() < 1.0 and frames[-1].t - frames[0].t == pytest.approx(6.9, abs=0.3)
 
 
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
