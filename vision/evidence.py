@@ -509,6 +509,12 @@ class EvidenceWriter:
             logger.error("evidence queue full: event %s written without clips", job.event_id)
             self.done(job, None)
 
+    @property
+    def backlog(self) -> int:
+        """Jobs waiting to be written (the writer falls behind when this grows: at
+        ``max_jobs`` the next violations are published without clips)."""
+        return self._q.qsize()
+
     def close(self, timeout: float = 120.0) -> None:
         """Finish the queued jobs, then stop."""
         self._q.put(None)

@@ -659,6 +659,8 @@ class Pipeline:
                 breaks=src.breaks if src else 0,
                 frozen=w.freeze is not None and w.freeze.frozen,
                 ring_mb=w.ring.nbytes / 1e6,
+                evidence_backlog=self.writer.backlog,
+                evidence_dropped=self.writer.dropped,
             ),
             key=w.camera.id,
         )

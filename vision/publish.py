@@ -153,13 +153,17 @@ def health_message(
     breaks: int = 0,
     frozen: bool = False,
     ring_mb: float = 0.0,
+    evidence_backlog: int = 0,
+    evidence_dropped: int = 0,
 ) -> dict[str, Any]:
     """``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
     ``None`` when it is off), ``view_shift_px`` its last measured displacement; ``clock``:
     where frame times come from (``file``, ``pts``, ``wall``; ``None`` before the first
     connection), ``breaks``: gaps and timestamp restarts in the stream so far; ``frozen``:
     the picture stopped changing while frames keep coming (:mod:`vision.freeze`);
-    ``ring_mb``: the memory its evidence ring holds."""
+    ``ring_mb``: the memory its evidence ring holds; ``evidence_backlog``: evidence jobs of
+    this process waiting to be written, ``evidence_dropped``: violations of this process
+    published without clips because that queue was full."""
     return {
         "type": "camera",
         "camera_id": camera.id,
@@ -181,6 +185,8 @@ def health_message(
         "stream_breaks": breaks,
         "frozen": frozen,
         "ring_mb": round(ring_mb, 1),
+        "evidence_backlog": evidence_backlog,
+        "evidence_dropped": evidence_dropped,
     }
 
 

@@ -44,7 +44,9 @@ CAM = CameraConfig.model_validate(
 WALL0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
-def _job(catalogue: ViolationCatalogue, wall: float = WALL0 + 2.0) -> EvidenceJob:
+def _job(
+    catalogue: ViolationCatalogue, wall: float = WALL0 + 2.0, event_id: str = "ev-crash"
+) -> EvidenceJob:
     legal = catalogue.resolve("wrong_way", "car")
     assert legal is not None
     v = Violation(
@@ -75,7 +77,7 @@ def _job(catalogue: ViolationCatalogue, wall: float = WALL0 + 2.0) -> EvidenceJo
         )
         ring.add(t, wall - 2.0 + t, img, Overlay(det, {}))
     rec = EvidenceRecorder(CAM, ring)
-    rec.open(v, "ev-crash", wall)
+    rec.open(v, event_id, wall)
     (job,) = rec.ready()
     return job
 
@@ -164,3 +166,32 @@ def test_writer_thread_runs_below_the_cameras(
     assert nice == min(19, own + ENCODER_NICENESS)
     assert written > 0
     assert os.getpriority(os.PRIO_PROCESS, 0) == own  # the camera thread keeps its priority
+
+
+def test_a_writer_that_falls_behind_reports_its_backlog_and_what_it_dropped(
+    tmp_path: Path, catalogue: ViolationCatalogue
+) -> None:
+    """A queue of one job: while the writer is busy, one job waits; the next finds the queue
+    full and is handed back at once without clips (its violation is still published). The
+    health message carries both numbers."""
+    busy, release = threading.Event(), threading.Event()
+    results: list[tuple[str, bool]] = []
+
+    def finished(job: EvidenceJob, files: list[EvidenceFile] | None) -> None:
+        results.append((job.event_id, files is not None))
+        if len(results) == 1:
+            busy.set()
+            assert release.wait(60)
+
+    writer = EvidenceWriter(tmp_path, finished, max_jobs=1)
+    jobs = [_job(catalogue, event_id=f"ev-{k}") for k in range(3)]
+    writer.submit(jobs[0])
+    assert busy.wait(120)  # the writer holds the first job
+    writer.submit(jobs[1])  # waits
+    assert writer.backlog == 1 and writer.dropped == 0
+    writer.submit(jobs[2])  # the queue is full
+    assert writer.dropped == 1 and results[-1] == ("ev-2", False)
+    release.set()
+    writer.close()
+    assert sorted(results) == [("ev-0", True), ("ev-1", True), ("ev-2", False)]
+    assert writer.backlog == 0

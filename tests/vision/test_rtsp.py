@@ -233,6 +233,8 @@ def test_the_pipeline_runs_a_camera_over_rtsp(
     assert health, "never connected"
     assert health[-1]["clock"] == "pts" and health[-1]["stream_breaks"] == 0
     assert health[-1]["decoded_fps"] > 0 and health[-1]["error"] is None
+    assert health[-1]["ring_mb"] > 0  # ~1.5 s of 320 px JPEGs at the last report
+    assert health[-1]["evidence_backlog"] == 0 and health[-1]["evidence_dropped"] == 0
     assert pipe.workers[cam.id].camera.frame.width == 320  # fitted to the substream
     assert stats.last_t is not None and stats.first_t is not None
     assert stats.last_t - stats.first_t == pytest.approx(3.0, abs=0.2)
