@@ -336,13 +336,20 @@ def run_capacity(
         at_stop: list[float] = []
 
         def finish() -> None:  # measured when the run stops, not after the evidence flush
-            at_stop[:] = [time.perf_counter(), cpu_s()]
+            # and how far the evidence writer is behind: jobs queued, violations out so far
+            at_stop[:] = [
+                time.perf_counter(),
+                cpu_s(),
+                pipe.writer.backlog,
+                len(publisher.violations),
+            ]
             stop.set()
 
         timer = threading.Timer(seconds, finish)
         c0, w0 = cpu_s(), time.perf_counter()
         timer.start()
         stats = pipe.run(stop)
+        drain = time.perf_counter() - at_stop[0]  # the rest of the evidence, written now
         wall, cpu = at_stop[0] - w0, at_stop[1] - c0
         # the sample clips hold (almost) no real violation: what the cameras as configured
         # (not the probe) report is mostly false alarms, logged with their tracks
@@ -381,6 +388,13 @@ def run_capacity(
         "cpu_cores_per_camera": round(cpu / wall / n, 3),
         "violations": dict(sorted(rules.items())),
         "sustained": ok,
+        "evidence": {
+            "backlog_at_stop": int(at_stop[2]),
+            "published_by_stop": int(at_stop[3]),
+            "published": len(publisher.violations),
+            "drain_s": round(drain, 1),
+            "without_clips": pipe.writer.dropped,
+        },
     }
     if hand is not None and counted:  # a latency run of the probe alone counts nothing
         crossed_by, period = hand
@@ -486,6 +500,7 @@ def capacity_over_processes(
                 sorted(sum((Counter(r["violations"]) for r in ok_rows), Counter()).items())
             ),
             "latencies": lat,
+            "evidence": [r["evidence"] for r in ok_rows if "evidence" in r],  # per process
             "per_process": ok_rows,
         }
         counts = [r["counts"] for r in ok_rows if "counts" in r]
