@@ -21,6 +21,10 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 _SHARED = _REPO_ROOT.parent / "shared"
 
 
+# x264 presets an evidence clip may use (vision/clips.py), fastest first
+ClipPreset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]
+
+
 class Settings(BaseSettings):
     """All settings of the centre (environment variables ``IOC_<NAME>`` or a ``.env`` file)."""
 
@@ -217,9 +221,7 @@ class Settings(BaseSettings):
         description="Frames per second each camera keeps for evidence and writes to its clips "
         "(each kept frame is JPEG-encoded in the camera's ring: fewer frames, less CPU).",
     )
-    vision_clip_preset: Literal[
-        "ultrafast", "superfast", "veryfast", "faster", "fast", "medium"
-    ] = Field(
+    vision_clip_preset: ClipPreset = Field(
         default="ultrafast",
         description="x264 preset of the evidence clips (ffmpeg writer): encoding is most of a "
         "violation's evidence cost. 'ultrafast' spends about a third of the CPU of "

@@ -38,21 +38,19 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-if TYPE_CHECKING:
-    from ioc.settings import Settings
+from ioc.settings import ClipPreset, Settings
 
 logger = logging.getLogger(__name__)
 
 ENCODER_NICENESS = 10  # added to the cameras' niceness for the encoder and the evidence thread
 
 Backend = Literal["opencv-avc1", "ffmpeg-libx264", "opencv-mp4v"]
-Preset = Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +58,7 @@ class ClipEncoding:
     """x264's speed/size preset and constant rate factor (lower: better and larger) for the
     ``ffmpeg`` writer; the OpenCV writers have their own."""
 
-    preset: Preset = "ultrafast"
+    preset: ClipPreset = "ultrafast"
     crf: int = 23
 
     def __post_init__(self) -> None:
@@ -156,10 +154,10 @@ def write_mp4(
     if not frames:
         raise ValueError("no frames to write")
     backend = backend or choose_backend()
-    h, w = frames[0].shape[:2]
     if backend == "ffmpeg-libx264":
         _write_ffmpeg(path, frames, fps, encoding)
     else:
+        h, w = frames[0].shape[:2]
         fourcc = cv2.VideoWriter.fourcc(*("avc1" if backend == "opencv-avc1" else "mp4v"))
         writer = cv2.VideoWriter(str(path), fourcc, fps, (w, h))
         if not writer.isOpened():

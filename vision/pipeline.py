@@ -42,7 +42,7 @@ from typing import Protocol
 from vision.annotate import draw
 from vision.cadence import TickClock, frame_filter
 from vision.catalogue import ViolationCatalogue
-from vision.clips import ClipEncoding
+from vision.clips import DEFAULT_ENCODING, ClipEncoding
 from vision.config import CameraConfig, Movement
 from vision.counting import TrafficCounter
 from vision.detector import Detector
@@ -102,7 +102,7 @@ class PipelineOptions:
     motion: MotionConfig = field(default_factory=MotionConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     evidence_fps: float = 10.0
-    clip_encoding: ClipEncoding = field(default_factory=ClipEncoding)  # x264 preset and CRF
+    clip_encoding: ClipEncoding = DEFAULT_ENCODING  # x264 preset and CRF of evidence clips
     skip_unused: bool = True  # frames neither a tick nor the ring wants: decoded, not converted
     health_interval_s: float = 2.0
     frame_interval_s: float = 2.0
