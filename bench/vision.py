@@ -73,6 +73,7 @@ import multiprocessing as mp
 import os
 import platform
 import queue
+import random
 import statistics
 import tempfile
 import threading
@@ -153,13 +154,39 @@ def bench_options(
     )
 
 
+class DeferredTicks(Grabber):
+    """A clip read offline (every frame kept, none dropped) whose due ticks are passed over
+    at random, as a loaded live camera's are when a newer frame is already queued behind the
+    one taken (:attr:`Grabber.newer_waiting`): true with probability ``defer`` per frame,
+    from a generator seeded with ``seed``. The tick then falls on the next frame the pipeline
+    takes, so one clip is seen at the tick phases a live run meets, reproducibly."""
+
+    def __init__(self, source: CameraSource, defer: float, seed: int) -> None:
+        super().__init__(source, size=4, drop_oldest=False)
+        self.defer = defer
+        self._rng = random.Random(seed)
+
+    @property
+    def newer_waiting(self) -> bool:
+        return self._rng.random() < self.defer
+
+
 def run_pipeline(
-    settings: Settings, det: UltralyticsDetector, camera: CameraConfig
+    settings: Settings,
+    det: UltralyticsDetector,
+    camera: CameraConfig,
+    defer: float = 0.0,
+    seed: int = 0,
 ) -> dict[str, Any]:
+    """The whole pipeline offline over ``camera``'s clip; ``defer`` > 0 passes over due
+    ticks at random (:class:`DeferredTicks`, seeded by ``seed``)."""
     src = resolve_source(camera.source, settings.shared_dir)
     opener = capture_opener(settings.vision_decode_threads)
+    source = CameraSource(camera.id, src, opener=opener)
     feeds = {
-        camera.id: Grabber(CameraSource(camera.id, src, opener=opener), size=4, drop_oldest=False)
+        camera.id: DeferredTicks(source, defer, seed)
+        if defer > 0
+        else Grabber(source, size=4, drop_oldest=False)
     }
     calls0, infer0 = det.calls, det.inference_s
     with tempfile.TemporaryDirectory() as tmp:

@@ -581,7 +581,7 @@ class Pipeline:
             ):
                 live.discard(cid)
                 return None
-            decision = w.offer(frame, feed.drop_oldest and feed.queued > 0)
+            decision = w.offer(frame, feed.newer_waiting)
             self._latest[cid] = frame
             if decision is not None:
                 return w, frame, decision

@@ -428,6 +428,13 @@ class Grabber:
         return self._q.qsize()
 
     @property
+    def newer_waiting(self) -> bool:
+        """A live camera has a newer frame queued behind the one just taken: the pipeline
+        then passes over a tick that is due and detects the fresher frame instead. A file
+        read offline waits for room rather than dropping frames, so it never has one."""
+        return self.drop_oldest and self.queued > 0
+
+    @property
     def finished(self) -> bool:
         """The source ended (file without loop) and every frame has been taken."""
         return not self._thread.is_alive() and self._q.empty()

@@ -195,6 +195,21 @@ def test_grabber_live_queue_drops_oldest(mjpeg_server: socketserver.ThreadingTCP
     assert grabber.get() is not None
 
 
+@pytest.mark.parametrize("live", [True, False])
+def test_newer_waiting_only_for_a_live_camera_with_a_frame_queued(
+    tmp_path: Path, live: bool
+) -> None:
+    src = CameraSource("n", str(_tiny_clip(tmp_path / "n.mp4")))
+    first = src.read()
+    assert first is not None
+    grabber = Grabber(src, size=4, drop_oldest=live)  # not started: frames queued by hand
+    assert not grabber.newer_waiting
+    grabber._put(first)
+    # a file read offline never has one: every frame keeps the tick the clock gives it
+    assert grabber.newer_waiting is live
+    assert grabber.get() is first and not grabber.newer_waiting
+
+
 def _drain(grabber: Grabber) -> list[Frame]:
     """Start ``grabber`` and take its frames until its file has ended."""
     grabber.start()
