@@ -324,12 +324,19 @@ class Settings(BaseSettings):
         description="`ioc run` also starts `ioc vision run` on every camera of IOC_CAMERAS_DIR "
         "(the sample clips, looping as live cameras).",
     )
-    vision_run_detect_fps: float = Field(
-        default=3.0,
+    vision_run_detect_fps: Annotated[float, Field(gt=0, le=60)] | Literal["auto"] = Field(
+        default="auto",
+        description="Under `ioc run`, each camera's detections per second are capped at this; "
+        "'auto': the highest cap at which the cameras fit IOC_VISION_RUN_CPU_SHARE of the "
+        "host's cores, from one detection timed at start (vision/sizing.py).",
+    )
+    vision_run_cpu_share: float = Field(
+        default=0.6,
         gt=0,
-        le=60,
-        description="Under `ioc run`, each camera's detections per second are capped at this "
-        "(modest: a 2-core machine also runs the database, broker, worker and web server).",
+        le=1,
+        description="Under `ioc run` with IOC_VISION_RUN_DETECT_FPS=auto, the share of the "
+        "host's cores the cameras may take (the rest runs the database, broker, stream "
+        "workers and web server).",
     )
     vision_workers: int = Field(
         default=1,

@@ -6,7 +6,8 @@ Steps: start the embedded services (in this process, stopped on exit) → ``db m
 dashboard`` and, with ``IOC_MQTT_URL``, ``ioc mqtt`` as children, each waited for until
 ready → the live page URL → ``ioc replay`` (``IOC_REPLAY_ON_RUN``) → ``ioc vision run`` on
 the configured cameras (the sample clips, looping; ``IOC_VISION_ON_RUN``, detections capped
-at ``IOC_VISION_RUN_DETECT_FPS`` per camera) → supervise.
+at ``IOC_VISION_RUN_DETECT_FPS`` per camera, by default sized to ``IOC_VISION_RUN_CPU_SHARE``
+of the host's cores) → supervise.
 
 A child that dies is named with the tail of its log, and everything is stopped (exit 1);
 only the camera pipeline is optional: if it stops, that is reported and the centre goes on.
@@ -295,9 +296,17 @@ def _start_vision(group: Any, settings: Settings, args: argparse.Namespace) -> A
     if not any(settings.cameras_dir.glob("*.y*ml")):
         say(f"cameras: not started (no camera configs in {settings.cameras_dir})")
         return None
-    cap = f"{settings.vision_run_detect_fps:g}"
-    vision = group.start("vision", ["vision", "run", "--all", "--max-detect-fps", cap])
-    say(f"cameras: `ioc vision run` started, at most {cap} detections/s each ({vision.log})")
+    cap = settings.vision_run_detect_fps
+    argv = ["vision", "run", "--all"]
+    if cap == "auto":
+        share = settings.vision_run_cpu_share
+        argv += ["--max-detect-fps", "auto", "--cpu-share", f"{share:g}"]
+        how = f"detections/s sized to {share:g} of this host's cores"
+    else:
+        argv += ["--max-detect-fps", f"{cap:g}"]
+        how = f"at most {cap:g} detections/s each"
+    vision = group.start("vision", argv)
+    say(f"cameras: `ioc vision run` started, {how} ({vision.log})")
     return vision
 
 

@@ -28,6 +28,7 @@ from ioc.settings import Settings
 
 if TYPE_CHECKING:
     from vision.config import CameraConfig
+    from vision.detector import Detector
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--no-kafka", action="store_true", help="log messages instead of sending")
     run.add_argument(
         "--max-detect-fps",
-        type=float,
+        type=rate_cap,
         default=None,
-        help="cap every camera's detections per second (ioc run: IOC_VISION_RUN_DETECT_FPS)",
+        metavar="FPS|auto",
+        help="cap every camera's detections per second; 'auto': the highest cap at which "
+        "the cameras fit --cpu-share of this host's cores, from one detection timed here "
+        "(ioc run: IOC_VISION_RUN_DETECT_FPS)",
+    )
+    run.add_argument(
+        "--cpu-share",
+        type=cpu_share,
+        default=1.0,
+        metavar="SHARE",
+        help="with --max-detect-fps auto: the share of this host's cores the cameras may "
+        "take, 0-1 (default 1; ioc run: IOC_VISION_RUN_CPU_SHARE)",
     )
     run.add_argument(
         "--workers",
@@ -121,6 +133,59 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     detect.set_defaults(func=cmd_detect)
 
     vision_reference.add_parser(sub)
+
+
+def rate_cap(text: str) -> float | str:
+    """``--max-detect-fps``: detections/s (above 0, at most 60) or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'auto'") from None
+    if not 0 < value <= 60:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 (excluded) and 60")
+    return value
+
+
+def cpu_share(text: str) -> float:
+    """``--cpu-share``: a share of the host's cores, above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 (excluded) and 1")
+    return value
+
+
+def _size_rates(detector: Detector, chosen: list[CameraConfig], share: float) -> list[CameraConfig]:
+    """``--max-detect-fps auto``: one detection timed per camera size on this host, and
+    every camera capped at the highest rate that fits ``share`` of its cores
+    (:mod:`vision.sizing`); said on stdout, since it decides what the cameras can see."""
+    from vision.sizing import size_rate
+    from vision.sizing_probe import host_cores, measure_loads
+
+    loads = measure_loads(detector, chosen)
+    cores = host_cores()
+    cap = size_rate(loads, share * cores)
+    costs = ", ".join(f"{load.camera_id} {load.detect_s * 1000:.0f} ms" for load in loads)
+    print(
+        f"vision: detections/s capped at {cap.fps:g} per camera for {len(chosen)} camera(s) "
+        f"in {cap.cores:.2f} of {cores} cores (they need {cap.needed:.2f} there; one "
+        f"detection's CPU: {costs})",
+        flush=True,
+    )
+    if not cap.fits:
+        logger.warning(
+            "vision: even %g detections/s per camera needs %.2f cores, more than the %.2f "
+            "given (--cpu-share, IOC_VISION_RUN_CPU_SHARE): the cameras will fall behind; "
+            "run fewer cameras here or give them more of the host",
+            cap.fps,
+            cap.needed,
+            cap.cores,
+        )
+    return [c.model_copy(update={"detect_fps": min(c.detect_fps, cap.fps)}) for c in chosen]
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -386,7 +451,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return 0
     chosen = [c for c in chosen if c.id in ours]
     cap = getattr(args, "max_detect_fps", None)
-    if cap is not None and cap > 0:
+    if isinstance(cap, float):
         chosen = [c.model_copy(update={"detect_fps": min(c.detect_fps, cap)}) for c in chosen]
     if not chosen:
         print("error: no cameras configured", file=sys.stderr)
@@ -407,6 +472,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
     detector = create_detector(DetectorSpec.from_settings(settings), cameras=len(chosen))
+    if cap == "auto":
+        chosen = _size_rates(detector, chosen, getattr(args, "cpu_share", 1.0))
     base = path if path.is_dir() else path.parent
     opener = capture_opener(settings.vision_decode_threads)
     feeds = {

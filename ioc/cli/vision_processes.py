@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 STEADY_S = 60.0  # a child running this long without dying has its back-off reset
 
 
-def child_args(args: argparse.Namespace, workers: int, index: int) -> list[str]:
-    """The ``ioc`` arguments of one child: this command's options, one worker slot."""
+def child_args(args: argparse.Namespace, workers: int, index: int, processes: int = 1) -> list[str]:
+    """The ``ioc`` arguments of one child of ``processes``: this command's options, one
+    worker slot (with ``--max-detect-fps auto``, its share of ``--cpu-share``)."""
     out = ["vision", "run"]
     for cam in args.camera:
         out += ["--camera", cam]
@@ -50,8 +51,12 @@ def child_args(args: argparse.Namespace, workers: int, index: int) -> list[str]:
             out.append("--" + flag.replace("_", "-"))
     if args.seconds is not None:
         out += ["--seconds", f"{args.seconds:g}"]
-    if args.max_detect_fps is not None:
-        out += ["--max-detect-fps", f"{args.max_detect_fps:g}"]
+    cap = args.max_detect_fps
+    if isinstance(cap, float):
+        out += ["--max-detect-fps", f"{cap:g}"]
+    elif cap == "auto":  # each child sizes its own cameras in its share of the host
+        share = getattr(args, "cpu_share", 1.0) / max(1, processes)
+        out += ["--max-detect-fps", "auto", "--cpu-share", f"{share:.4g}"]
     return [*out, "--processes", "1", "--workers", str(workers), "--worker-index", str(index)]
 
 
@@ -142,7 +147,7 @@ def supervise(args: argparse.Namespace, settings: Settings, processes: int) -> i
                           flush=True)  # fmt: skip
                     continue
                 if name not in finished and now >= due[name]:
-                    running[name] = group.start(name, child_args(args, n, k))
+                    running[name] = group.start(name, child_args(args, n, k, processes))
                     started[name] = now
             stop.wait(0.2)
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,8 +93,9 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
         password = out.wait_for(r"password: (\S+)", 300).group(1)
         url = out.wait_for(r"Live page:\s+(http://\S+)", 300).group(1)
         out.wait_for(r"replay started", 30)
-        cap = f"{Settings.model_fields['vision_run_detect_fps'].default:g}"  # default cap
-        out.wait_for(rf"cameras: `ioc vision run` started, at most {cap} detections/s", 30)
+        share = f"{Settings.model_fields['vision_run_cpu_share'].default:g}"
+        assert Settings.model_fields["vision_run_detect_fps"].default == "auto"
+        out.wait_for(rf"cameras: `ioc vision run` started, detections/s sized to {share} ", 30)
         run_dir = fresh_home / "run"
         children = json.loads((run_dir / "children.json").read_text())["children"]
         services = json.loads((run_dir / "services.json").read_text())
@@ -107,6 +109,10 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
         assert out.text().count(password) == 1  # shown once
         for name in ("worker", "dashboard", "replay", "vision"):
             assert (fresh_home / "logs" / f"{name}.log").stat().st_size > 0
+        # the cameras' rate was sized on this host before they started
+        vision_log = (fresh_home / "logs" / "vision.log").read_text(errors="replace")
+        sized = re.search(r"detections/s capped at ([\d.]+) per camera for 4 camera", vision_log)
+        assert sized is not None and 1 <= float(sized.group(1)) <= 10, vision_log[-2000:]
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

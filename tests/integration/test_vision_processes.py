@@ -57,6 +57,17 @@ def test_children_get_the_same_options_and_their_slot() -> None:
     ]  # fmt: skip
 
 
+def test_children_of_an_auto_cap_size_their_cameras_in_their_share() -> None:
+    args = argparse.Namespace(
+        camera=[], config=None, no_loop=False, fast=False, no_kafka=False, seconds=None,
+        max_detect_fps="auto", cpu_share=0.5,
+    )  # fmt: skip
+    assert child_args(args, 2, 1, processes=2) == [
+        "vision", "run", "--max-detect-fps", "auto", "--cpu-share", "0.25", "--processes", "1",
+        "--workers", "2", "--worker-index", "1",
+    ]  # fmt: skip
+
+
 def _start(home: Path, *extra: str) -> tuple[subprocess.Popen[str], Output]:
     proc = subprocess.Popen(
         [*ioc_command(), "vision", "run", "--all", "--no-kafka", "--processes", "2", *extra],

@@ -1,0 +1,175 @@
+"""``--max-detect-fps auto``: the cap from measured detection costs (pure), the measuring
+itself on a stand-in detector, and the command line on the real one."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from ioc.cli.vision import cpu_share, rate_cap
+from ioc.settings import Settings
+from tests.fixtures.processes import ioc_command
+from vision.config import load_cameras
+from vision.detector import ClassMap, Frame
+from vision.device import DevicePlan, plan_device
+from vision.sizing import MIN_FPS, CameraLoad, size_rate
+from vision.sizing_probe import ROUNDS, WARMUP, host_cores, measure_loads
+from vision.tracks import Detections
+
+REPO = Path(__file__).resolve().parents[2]
+P720 = 1280 * 720
+
+
+def test_cameras_that_fit_keep_their_own_rates() -> None:
+    loads = [CameraLoad("a", 10, 0.02, P720), CameraLoad("b", 6, 0.02, P720)]
+    cap = size_rate(loads, cores=2.0)
+    assert cap.fits and cap.fps == 10  # b keeps its own 6: it is not raised
+    # 10 x (20 + 4 ms) + 6 x 24 ms + two 720p streams of 0.09 cores
+    assert cap.needed == pytest.approx(0.24 + 0.144 + 0.18, abs=1e-3)
+
+
+def test_the_cap_steps_down_until_the_cameras_fit() -> None:
+    loads = [CameraLoad(f"c{i}", 10, 0.036, P720) for i in range(4)]  # 40 ms a tick
+    cap = size_rate(loads, cores=1.0)
+    # 4 x (r x 0.04 + 0.09) <= 1.0  ->  r <= 4.0
+    assert cap.fits and cap.fps == 4.0 and cap.needed <= 1.0
+    assert size_rate(loads, cores=1.02).fps == 4.0  # 4.5/s would need 1.08
+    assert size_rate(loads, cores=1.08).fps == 4.5
+
+
+def test_a_camera_below_the_cap_costs_its_own_rate_only() -> None:
+    slow = CameraLoad("slow", 2, 0.2, P720)
+    fast = CameraLoad("fast", 10, 0.02, P720)
+    assert slow.cores(8) == pytest.approx(slow.cores(2))
+    cap = size_rate([slow, fast], cores=0.7)
+    # slow: 2 x 0.204 + 0.09 = 0.498; fast: r x 0.024 + 0.09 -> r <= 4.75 -> 4.5
+    assert cap.fps == 4.5 and cap.fits
+
+
+def test_a_bigger_frame_costs_more_to_decode() -> None:
+    small = CameraLoad("s", 5, 0.02, 640 * 360)
+    big = CameraLoad("b", 5, 0.02, 1920 * 1080)
+    assert big.stream_cores() == pytest.approx(9 * small.stream_cores())
+
+
+def test_a_host_too_small_gets_the_lowest_cap_and_says_so() -> None:
+    loads = [CameraLoad(f"c{i}", 10, 0.1, P720) for i in range(8)]
+    cap = size_rate(loads, cores=0.5)
+    assert cap.fps == MIN_FPS and not cap.fits and cap.needed > 0.5
+
+
+@pytest.mark.parametrize(
+    ("loads", "cores"),
+    [
+        ([], 1.0),
+        ([CameraLoad("a", 5, 0.02, P720)], 0.0),
+        ([CameraLoad("a", 0, 0.02, P720)], 1.0),
+        ([CameraLoad("a", 5, -0.1, P720)], 1.0),
+        ([CameraLoad("a", 5, 0.02, 0)], 1.0),
+    ],
+)
+def test_nonsense_is_refused(loads: list[CameraLoad], cores: float) -> None:
+    with pytest.raises(ValueError):
+        size_rate(loads, cores)
+
+
+class BusyDetector:
+    """Spends CPU in proportion to the frame's pixels (1 ms per 100,000) on each call."""
+
+    def __init__(self) -> None:
+        self.plan: DevicePlan = plan_device(
+            "cpu", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=1
+        )
+        self.calls: list[tuple[int, int, int | None]] = []
+
+    def detect(
+        self,
+        frames: Sequence[Frame],
+        ts: Sequence[float],
+        sizes: Sequence[int | None] | None = None,
+        class_maps: Sequence[ClassMap | None] | None = None,
+    ) -> list[Detections]:
+        h, w = frames[0].shape[:2]
+        self.calls.append((w, h, None if sizes is None else sizes[0]))
+        end = time.process_time() + w * h / 1e8
+        while time.process_time() < end:
+            pass
+        return []
+
+
+def test_one_measurement_per_frame_and_input_size() -> None:
+    cams = load_cameras(Settings().cameras_dir)
+    a = cams["vn-junction-a"]
+    chosen = [a, a.model_copy(update={"id": "a-copy"}), cams["vn-junction-b"]]
+    det = BusyDetector()
+    loads = measure_loads(det, chosen)
+    # junction A once for both copies, junction B (another size, 960 px input) once
+    assert len(det.calls) == 2 * (WARMUP + ROUNDS)
+    assert {c for c in det.calls} == {(1006, 720, None), (1018, 720, 960)}
+    assert [(x.camera_id, x.own_fps, x.pixels) for x in loads] == [
+        ("vn-junction-a", a.detect_fps, 1006 * 720),
+        ("a-copy", a.detect_fps, 1006 * 720),
+        ("vn-junction-b", cams["vn-junction-b"].detect_fps, 1018 * 720),
+    ]
+    assert loads[0].detect_s == loads[1].detect_s > 0 and loads[2].detect_s > 0
+    assert 1 <= host_cores() <= (os.cpu_count() or 1)
+
+
+def test_the_command_line_takes_a_rate_or_auto_and_a_share() -> None:
+    assert rate_cap("auto") == "auto" and rate_cap(" AUTO ") == "auto"
+    assert rate_cap("2.5") == 2.5
+    for bad in ("fast", "0", "-1", "61"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            rate_cap(bad)
+    assert cpu_share("0.5") == 0.5 and cpu_share("1") == 1.0
+    for bad in ("0", "1.5", "half"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            cpu_share(bad)
+
+
+def test_ioc_vision_run_sizes_its_cameras_with_the_real_detector(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IOC_")},
+        "IOC_HOME": str(tmp_path / "home"),
+        "IOC_VISION_TORCH_THREADS": "1",
+    }
+    for key in ("IOC_SHARED_DIR", "IOC_MODEL_PATH"):
+        if key in os.environ:
+            env[key] = os.environ[key]
+    argv = [*ioc_command(), "vision", "run", "--camera", "vn-junction-a"]
+    argv += ["--camera", "us-residential-street", "--no-kafka", "--fast", "--no-loop"]
+    argv += ["--seconds", "1", "--max-detect-fps", "auto", "--cpu-share", "0.5"]
+    done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    sized = re.search(
+        r"detections/s capped at ([\d.]+) per camera for 2 camera\(s\) in ([\d.]+) of (\d+) "
+        r"cores .*one detection's CPU: vn-junction-a (\d+) ms, us-residential-street (\d+) ms",
+        done.stdout,
+    )
+    assert sized is not None, done.stdout[-3000:]
+    cap, cores, host = float(sized.group(1)), float(sized.group(2)), int(sized.group(3))
+    assert MIN_FPS <= cap <= 10 and cores == pytest.approx(0.5 * host, abs=0.01)
+    assert int(sized.group(4)) > 0 and int(sized.group(5)) > 0
+    # the cameras ticked at most at the cap over their second of stream (the first frame
+    # ticks too)
+    for cid in ("vn-junction-a", "us-residential-street"):
+        ran = re.search(rf"^{cid}: \d+ frames, (\d+) processed", done.stdout, re.MULTILINE)
+        assert ran is not None and int(ran.group(1)) <= cap + 1, done.stdout[-2000:]
+
+
+def test_a_wrong_cap_is_a_usage_error() -> None:
+    done = subprocess.run(
+        [*ioc_command(), "vision", "run", "--all", "--max-detect-fps", "fast"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "neither a number nor 'auto'" in done.stderr

@@ -1,0 +1,83 @@
+"""How many detections a second each camera can have on this host (pure arithmetic).
+
+``ioc vision run --max-detect-fps auto`` (and ``ioc run``, whose default it is) measures what
+one detection costs here, at each camera's input size, in CPU seconds of the process (every
+detector thread counted), and gives every camera the same cap: the highest rate, in steps of
+``STEP``, at which the cameras fit ``cores`` (a share of the host's). A camera whose own
+``detect_fps`` is lower keeps it. One detection on one core takes from about 22 ms to about
+95 ms at 640 px on the 2-core VMs measured (``docs/BENCHMARKS.md``), so a fixed cap is too
+low on one host and starves the database and web server on another.
+
+What a camera costs per second at rate ``r``: ``r x (detection + PER_TICK_S)`` plus its
+stream's decoding and evidence frames, ``DECODE_CORES_720P`` scaled by its frame area
+(``bench/decode.py``: 0.087-0.096 cores for a 20 fps 1006x720 stream, 0.16-0.19 at 1080p).
+
+Example::
+
+    loads = [CameraLoad("a", own_fps=10, detect_s=0.022, pixels=1006 * 720)]
+    size_rate(loads, cores=1.0).fps   # 10.0: one camera fits at its own rate
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+PER_TICK_S = 0.004  # a tick beyond the detector call: tracking, rules, motion gate, ring
+DECODE_CORES_720P = 0.09  # decoding a 20 fps 1280x720 stream and its evidence JPEGs
+PIXELS_720P = 1280 * 720
+STEP = 0.5  # caps are multiples of this (detections/s)
+MIN_FPS = 1.0  # below this a camera follows nothing; the cap does not go lower
+
+
+@dataclass(frozen=True, slots=True)
+class CameraLoad:
+    """One camera as the sizing sees it: its own rate, the CPU seconds of one detection at
+    its input size on this host, and its frame area in pixels."""
+
+    camera_id: str
+    own_fps: float
+    detect_s: float
+    pixels: int
+
+    def stream_cores(self) -> float:
+        """Cores its stream takes whatever its rate: decoding and evidence frames."""
+        return DECODE_CORES_720P * self.pixels / PIXELS_720P
+
+    def cores(self, fps: float) -> float:
+        """Cores it takes at ``fps`` detections/s (its own rate at most)."""
+        return min(fps, self.own_fps) * (self.detect_s + PER_TICK_S) + self.stream_cores()
+
+
+@dataclass(frozen=True, slots=True)
+class RateCap:
+    """The cap chosen: ``fps`` for every camera (each keeps its own rate when lower),
+    ``cores`` the budget, ``needed`` what the cameras take at the cap; ``fits`` is False
+    when even ``MIN_FPS`` exceeds the budget (the cap is then ``MIN_FPS`` anyway)."""
+
+    fps: float
+    cores: float
+    needed: float
+    fits: bool
+
+
+def size_rate(loads: Sequence[CameraLoad], cores: float) -> RateCap:
+    """The highest cap, a multiple of ``STEP`` between ``MIN_FPS`` and the highest own rate,
+    at which the cameras of ``loads`` take at most ``cores``."""
+    if not loads:
+        raise ValueError("no cameras to size")
+    if not cores > 0:
+        raise ValueError(f"the budget must be above 0 cores, got {cores}")
+    for load in loads:
+        if not (load.own_fps > 0 and load.detect_s >= 0 and load.pixels > 0):
+            raise ValueError(f"camera {load.camera_id}: rate, detection time or size invalid")
+    top = max(MIN_FPS, max(load.own_fps for load in loads))
+    steps = math.ceil(top / STEP) - 1  # the multiples of STEP below top
+    candidates = [top, *(k * STEP for k in range(steps, 0, -1) if k * STEP >= MIN_FPS)]
+    for fps in candidates:
+        needed = sum(load.cores(fps) for load in loads)
+        if needed <= cores:
+            return RateCap(fps, cores, round(needed, 3), True)
+    needed = sum(load.cores(MIN_FPS) for load in loads)
+    return RateCap(MIN_FPS, cores, round(needed, 3), False)
