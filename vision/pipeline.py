@@ -80,6 +80,10 @@ from vision.view import BAD_STATES, ViewChange, ViewCheck, ViewConfig, load_refe
 
 logger = logging.getLogger(__name__)
 
+# A camera's first connection may take this long before its health is sent anyway (an
+# opener that neither connects nor fails: offline is then the truth to report).
+STARTING_GRACE_S = 30.0
+
 
 class SignalInbox(Protocol):
     """Phase-feed messages received since the last call (``vision.feed_consumer``)."""
@@ -465,6 +469,7 @@ class Pipeline:
             encoding=opts.clip_encoding,
         )
         self._last_health: dict[str, float] = {}
+        self._started = time.monotonic()
         self._last_frame_msg: dict[str, float] = {}
         self._latest: dict[str, Frame] = {}
         self.signal_inbox: SignalInbox | None = None
@@ -505,7 +510,7 @@ class Pipeline:
         """Process until every feed ends, ``stop`` is set, each camera has covered
         ``until_s`` seconds of stream time, or ``max_wall_s`` passed; then flush evidence."""
         stop = stop or threading.Event()
-        start = time.monotonic()
+        start = self._started = time.monotonic()
         live = set(self.feeds)
         for g in self.feeds.values():
             g.start()
@@ -605,7 +610,8 @@ class Pipeline:
         now = time.time()
         mono = time.monotonic()
         for cid, w in self.workers.items():
-            if force or now - self._last_health.get(cid, 0.0) >= self.opts.health_interval_s:
+            due = now - self._last_health.get(cid, 0.0) >= self.opts.health_interval_s
+            if force or (due and not self._opening(cid, mono)):
                 self._last_health[cid] = now
                 self._send_health(w, now, mono)
             frame = self._latest.get(cid)
@@ -632,6 +638,14 @@ class Pipeline:
                         flow_observation(sensor, minute.start, minute.vehicles),
                         key=sensor,
                     )
+
+    def _opening(self, cid: str, mono: float) -> bool:
+        """Whether camera ``cid`` is still opening its first connection (for at most
+        ``STARTING_GRACE_S`` after the run began): its health then says nothing yet, and a
+        message with ``connected: false`` would raise an offline alarm on the wall at every
+        start, cleared a moment later."""
+        feed = self.feeds.get(cid)
+        return feed is not None and feed.source.starting and mono - self._started < STARTING_GRACE_S
 
     def _send_health(self, w: CameraWorker, now: float, mono: float) -> None:
         feed = self.feeds.get(w.camera.id)

@@ -156,7 +156,9 @@ def health_message(
     evidence_backlog: int = 0,
     evidence_dropped: int = 0,
 ) -> dict[str, Any]:
-    """``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
+    """``target_fps``: the detections/s the camera is meant to tick at (its ``detect_fps``
+    after any cap, ``--max-detect-fps``): ``processed_fps`` below it is a camera falling
+    behind. ``view``: the view check's state (``learning``, ``ok``, ``moved``, ``obstructed``;
     ``None`` when it is off), ``view_shift_px`` its last measured displacement; ``clock``:
     where frame times come from (``file``, ``pts``, ``wall``; ``None`` before the first
     connection), ``breaks``: gaps and timestamp restarts in the stream so far; ``frozen``:
@@ -171,6 +173,7 @@ def health_message(
         "time": iso(now_wall),
         "connected": connected,
         "decoded_fps": round(decoded_fps, 2),
+        "target_fps": round(camera.detect_fps, 2),
         "processed_fps": round(processed_fps, 2),
         "detector_fps": round(detector_fps, 2),
         "lag_s": None if lag_s is None else round(lag_s, 3),

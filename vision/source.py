@@ -227,6 +227,12 @@ class CameraSource:
         self.decoded = RateMeter()
 
     @property
+    def starting(self) -> bool:
+        """Its first connection is still being opened: never connected, never failed (an
+        RTSP camera takes up to the open time-out to answer either way)."""
+        return not self.connected and self.failures == 0 and self._seq == 0 and not self.ended
+
+    @property
     def clock_kind(self) -> ClockKind | None:
         """Where frame times come from: ``file``, ``pts`` or ``wall`` (``None`` before the
         first connection of a live camera)."""

@@ -167,6 +167,7 @@ def test_pipeline_end_to_end_on_a_real_clip(detector: UltralyticsDetector, tmp_p
         h["connected"] and h["decoded_fps"] > 0 and h["processed_fps"] > 0 and h["last_frame_time"]
         for h in health
     )
+    assert {h["target_fps"] for h in health} == {cam.detect_fps}
     frames = pub.of(opts.topic_dashboard, "camera_frame")
     assert frames and frames[0]["width"] == 640
 

@@ -9,14 +9,22 @@ import itertools
 import socketserver
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from ioc.settings import Settings
+from vision.catalogue import load_violation_catalogue
+from vision.config import CameraConfig
+from vision.detector import empty_detections
+from vision.device import DevicePlan, plan_device
+from vision.pipeline import Pipeline, PipelineOptions
+from vision.publish import MemoryPublisher
 from vision.source import (
     Backoff,
     CameraSource,
@@ -28,6 +36,7 @@ from vision.source import (
     redact,
     source_kind,
 )
+from vision.tracks import Detections
 
 VIDEO = Settings().shared_dir / "data" / "video"
 
@@ -282,3 +291,67 @@ def test_source_grab_then_retrieve_matches_read(tmp_path: Path) -> None:
     assert src.grab() is not None and src.grab() is not None  # frame 2 passed over
     third = src.retrieve()
     assert third is not None and third.seq == 3 and int(third.image.mean()) in range(75, 86)
+
+
+class _Blind:
+    """A detector that finds nothing (the health messages are what is looked at)."""
+
+    def __init__(self) -> None:
+        self.plan: DevicePlan = plan_device(
+            "cpu", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=1
+        )
+
+    def detect(
+        self,
+        frames: Sequence[NDArray[np.uint8]],
+        ts: Sequence[float],
+        sizes: Sequence[int | None] | None = None,
+        class_maps: Sequence[Mapping[str, str] | None] | None = None,
+    ) -> list[Detections]:
+        return [empty_detections(t) for t in ts]
+
+
+def _health_while_opening(tmp_path: Path, opens: bool) -> list[dict[str, Any]]:
+    """Health of a camera whose first connection takes 0.8 s to open (``opens``) or to
+    fail, with a health message due every 0.05 s."""
+    clip = _tiny_clip(tmp_path / "slow.mp4", n=20)
+
+    def slow(url: str) -> Any:
+        time.sleep(0.8)
+        return open_capture(url) if opens else None
+
+    cam = CameraConfig.model_validate(
+        {
+            "id": "slow-cam",
+            "name": "Slow",
+            "location": {"lat": 20.86, "lon": 106.68},
+            "source": str(clip),
+            "detect_fps": 5,
+            "frame": {"width": 64, "height": 48},
+        }
+    )
+    src = CameraSource(cam.id, str(clip), opener=slow, backoff=Backoff(5.0, 2.0, 5.0))
+    pub = MemoryPublisher()
+    opts = PipelineOptions(
+        evidence_root=tmp_path / "ev", health_interval_s=0.05, device="cpu", gate=False
+    )
+    feeds = {cam.id: Grabber(src, drop_oldest=False)}
+    pipe = Pipeline.build([cam], load_violation_catalogue(), feeds, _Blind(), pub, opts)
+    pipe.run(max_wall_s=1.6 if not opens else 20)
+    return pub.of(opts.topic_dashboard, "camera")
+
+
+def test_no_offline_health_while_the_first_connection_opens(tmp_path: Path) -> None:
+    health = _health_while_opening(tmp_path, opens=True)
+    # before the fix, ~16 messages with connected: false came in the 0.8 s of opening, and
+    # the wall raised an offline alarm for every camera at every start
+    assert health
+    first_up = next(i for i, h in enumerate(health) if h["connected"])
+    assert first_up == 0, health[:3]
+
+
+def test_a_first_connection_that_fails_is_reported_at_once(tmp_path: Path) -> None:
+    health = _health_while_opening(tmp_path, opens=False)
+    down = [h for h in health if not h["connected"]]
+    assert down and down[0]["error"] == "cannot open"  # not held back by the grace
+    assert all(h["error"] == "cannot open" for h in down[:-1])
