@@ -45,11 +45,20 @@ def partition_for(sensor_id: str, partitions: int) -> int:
     return zlib.crc32(sensor_id.encode("utf-8")) % partitions
 
 
+def worker_topic_names(settings: Settings) -> list[str]:
+    """Every topic :func:`ensure_topics` creates: the worker's own, violations, citizen
+    feedback and traffic flow."""
+    return [
+        *TopicNames.from_settings(settings).all(),
+        settings.topic(VIOLATIONS),
+        settings.topic(FEEDBACK),
+        settings.topic(TRAFFIC_FLOW),
+    ]
+
+
 async def ensure_topics(bootstrap: str, settings: Settings) -> list[str]:
     """Create the worker's topics when missing; returns those that were created."""
     from ioc.services.broker import create_topics
 
-    names = [*TopicNames.from_settings(settings).all(), settings.topic(VIOLATIONS)]
-    names.append(settings.topic(FEEDBACK))
-    names.append(settings.topic(TRAFFIC_FLOW))
+    names = worker_topic_names(settings)
     return await create_topics(bootstrap, names, settings.topic_partitions)

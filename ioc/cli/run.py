@@ -123,7 +123,7 @@ def _setup(settings: Settings, db_url: str, bootstrap: str) -> None:
     from ioc.storage.migrate import MigrationError, migrate
     from ioc.storage.registry import read_areas, read_sensors, seed
     from ioc.storage.users import UserError
-    from streams.topics import TopicNames, ensure_topics
+    from streams.topics import ensure_topics, worker_topic_names
 
     try:
         with connect(db_url) as conn:
@@ -143,7 +143,7 @@ def _setup(settings: Settings, db_url: str, bootstrap: str) -> None:
             elif chosen is None:
                 say("  users exist already (the first admin's password was shown on first run)")
             ensure_replay_key(conn, api_key_path(settings))
-        topics = TopicNames.from_settings(settings).all()
+        topics = worker_topic_names(settings)
         created = asyncio.run(ensure_topics(bootstrap, settings))
         say(f"  topics: {len(created)} created, {len(topics) - len(created)} existed")
     except (OSError, ValueError, UserError, MigrationError, psycopg.Error) as exc:

@@ -25,6 +25,7 @@ from fixtures.processes import Output, gone, ioc_command
 from websockets.asyncio.client import connect
 
 from ioc.settings import Settings
+from streams.topics import worker_topic_names
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,6 +94,9 @@ def test_run_starts_the_centre_and_stops_everything_on_sigint(
         password = out.wait_for(r"password: (\S+)", 300).group(1)
         url = out.wait_for(r"Live page:\s+(http://\S+)", 300).group(1)
         out.wait_for(r"replay started", 30)
+        # a fresh home: every topic the worker needs is new (the count once came out -3)
+        topics = len(worker_topic_names(Settings()))
+        out.wait_for(rf"topics: {topics} created, 0 existed", 1)
         share = f"{Settings.model_fields['vision_run_cpu_share'].default:g}"
         assert Settings.model_fields["vision_run_detect_fps"].default == "auto"
         out.wait_for(rf"cameras: `ioc vision run` started, detections/s sized to {share} ", 30)

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from fixtures.processes import ioc_command
 
 from ioc.cli.vision import cpu_share, rate_cap
 from ioc.settings import Settings
-from tests.fixtures.processes import ioc_command
 from vision.config import load_cameras
 from vision.detector import ClassMap, Frame
 from vision.device import DevicePlan, plan_device
