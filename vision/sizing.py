@@ -9,8 +9,11 @@ detector thread counted), and gives every camera the same cap: the highest rate,
 low on one host and starves the database and web server on another.
 
 What a camera costs per second at rate ``r``: ``r x (detection + PER_TICK_S)`` plus its
-stream's decoding and evidence frames, ``DECODE_CORES_720P`` scaled by its frame area
-(``bench/decode.py``: 0.087-0.096 cores for a 20 fps 1006x720 stream, 0.16-0.19 at 1080p).
+stream's decoding and evidence frames, ``DECODE_CORES_720P`` scaled by its frame area: for a
+20 fps 1006x720 stream ``bench/decode.py`` measured 0.087-0.096 cores of decoding, and its 10
+evidence JPEGs a second take 1.8 ms each, about 0.105 cores in all, 0.12 scaled to 1280x720.
+Scaled by area, a 1080p stream comes out at 0.27 (measured: 0.16-0.19 for decoding 25 fps):
+the sizing errs on the safe side there.
 
 Example::
 
@@ -25,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 PER_TICK_S = 0.004  # a tick beyond the detector call: tracking, rules, motion gate, ring
-DECODE_CORES_720P = 0.09  # decoding a 20 fps 1280x720 stream and its evidence JPEGs
+DECODE_CORES_720P = 0.12  # decoding a 20 fps 1280x720 stream and its evidence JPEGs
 PIXELS_720P = 1280 * 720
 STEP = 0.5  # caps are multiples of this (detections/s)
 MIN_FPS = 1.0  # below this a camera follows nothing; the cap does not go lower

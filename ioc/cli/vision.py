@@ -135,28 +135,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     vision_reference.add_parser(sub)
 
 
+def _number_in(text: str, high: float, otherwise: str) -> float:
+    """``text`` as a number above 0 and at most ``high``, else an argparse error saying the
+    text ``is {otherwise}``."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is {otherwise}") from None
+    if not 0 < value <= high:
+        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 (excluded) and {high:g}")
+    return value
+
+
 def rate_cap(text: str) -> float | str:
     """``--max-detect-fps``: detections/s (above 0, at most 60) or ``auto``."""
     if text.strip().lower() == "auto":
         return "auto"
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'auto'") from None
-    if not 0 < value <= 60:
-        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 (excluded) and 60")
-    return value
+    return _number_in(text, 60, "neither a number nor 'auto'")
 
 
 def cpu_share(text: str) -> float:
     """``--cpu-share``: a share of the host's cores, above 0 and at most 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{value:g} is not between 0 (excluded) and 1")
-    return value
+    return _number_in(text, 1, "not a number")
 
 
 def _size_rates(detector: Detector, chosen: list[CameraConfig], share: float) -> list[CameraConfig]:

@@ -19,7 +19,7 @@ from ioc.settings import Settings
 from vision.config import load_cameras
 from vision.detector import ClassMap, Frame
 from vision.device import DevicePlan, plan_device
-from vision.sizing import MIN_FPS, CameraLoad, size_rate
+from vision.sizing import DECODE_CORES_720P, MIN_FPS, CameraLoad, size_rate
 from vision.sizing_probe import ROUNDS, WARMUP, host_cores, measure_loads
 from vision.tracks import Detections
 
@@ -31,25 +31,26 @@ def test_cameras_that_fit_keep_their_own_rates() -> None:
     loads = [CameraLoad("a", 10, 0.02, P720), CameraLoad("b", 6, 0.02, P720)]
     cap = size_rate(loads, cores=2.0)
     assert cap.fits and cap.fps == 10  # b keeps its own 6: it is not raised
-    # 10 x (20 + 4 ms) + 6 x 24 ms + two 720p streams of 0.09 cores
-    assert cap.needed == pytest.approx(0.24 + 0.144 + 0.18, abs=1e-3)
+    # 10 x (20 + 4 ms) + 6 x 24 ms + two 720p streams
+    assert cap.needed == pytest.approx(0.24 + 0.144 + 2 * DECODE_CORES_720P, abs=1e-3)
 
 
 def test_the_cap_steps_down_until_the_cameras_fit() -> None:
     loads = [CameraLoad(f"c{i}", 10, 0.036, P720) for i in range(4)]  # 40 ms a tick
-    cap = size_rate(loads, cores=1.0)
-    # 4 x (r x 0.04 + 0.09) <= 1.0  ->  r <= 4.0
-    assert cap.fits and cap.fps == 4.0 and cap.needed <= 1.0
-    assert size_rate(loads, cores=1.02).fps == 4.0  # 4.5/s would need 1.08
-    assert size_rate(loads, cores=1.08).fps == 4.5
+    streams = 4 * DECODE_CORES_720P
+    cap = size_rate(loads, cores=streams + 0.641)
+    # 4 x r x 0.04 <= 0.64  ->  r <= 4.0
+    assert cap.fits and cap.fps == 4.0 and cap.needed <= streams + 0.641
+    assert size_rate(loads, cores=streams + 0.70).fps == 4.0  # 4.5/s would need 0.72 more
+    assert size_rate(loads, cores=streams + 0.721).fps == 4.5
 
 
 def test_a_camera_below_the_cap_costs_its_own_rate_only() -> None:
     slow = CameraLoad("slow", 2, 0.2, P720)
     fast = CameraLoad("fast", 10, 0.02, P720)
     assert slow.cores(8) == pytest.approx(slow.cores(2))
-    cap = size_rate([slow, fast], cores=0.7)
-    # slow: 2 x 0.204 + 0.09 = 0.498; fast: r x 0.024 + 0.09 -> r <= 4.75 -> 4.5
+    cap = size_rate([slow, fast], cores=2 * DECODE_CORES_720P + 0.408 + 0.114)
+    # slow: 2 x 0.204 (its own rate); fast: r x 0.024 <= 0.114 -> r <= 4.75 -> 4.5
     assert cap.fps == 4.5 and cap.fits
 
 
