@@ -55,7 +55,9 @@ VIDEO = Path("/work/shared/data/video/vn_cctv_junction_a.mp4")
 CAMERA = "cam-hp-lachtray"
 
 
-def camera_messages(connected: bool, view: str = "ok", frozen: bool = False) -> list[bytes]:
+def camera_messages(
+    connected: bool, view: str = "ok", frozen: bool = False, target_fps: float = 12.0
+) -> list[bytes]:
     """What the camera pipeline publishes: health, and an annotated frame of real footage
     (``view``: the view check's state, ``moved`` when the camera no longer shows the scene
     its geometry was drawn on; ``frozen``: the picture stopped changing)."""
@@ -69,6 +71,7 @@ def camera_messages(connected: bool, view: str = "ok", frozen: bool = False) -> 
         "time": now,
         "connected": connected,
         "decoded_fps": 12.0,
+        "target_fps": target_fps,
         "processed_fps": 11.5 if connected else 0.0,
         "detector_fps": 4.0,
         "lag_s": 0.2,
@@ -214,8 +217,17 @@ def test_wall_loads_moves_and_alarms_are_acknowledged_across_walls(
     produce(dashboard.settings, "dashboard", camera_messages(True), key=CAMERA.encode())
     cam = page.locator(f'[data-camera="{CAMERA}"]')
     expect(cam.locator("img")).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"))
-    expect(cam.locator(".cstat")).to_contain_text("11,5 fps")
+    expect(cam.locator(".cstat")).to_contain_text("Hoạt động · 11,5 / 12,0 fps")
     expect(page.locator(".cam-icon.cam-ok")).to_have_count(1)
+    # meant to tick 20 times a second, it manages 11.5: its host is short of CPU
+    produce(
+        dashboard.settings, "dashboard", camera_messages(True, target_fps=20.0), key=CAMERA.encode()
+    )
+    expect(cam.locator(".cstat")).to_contain_text("Chậm (không theo kịp) · 11,5 / 20,0 fps")
+    expect(cam).to_have_class(re.compile(r"\bbehind\b"))
+    page.screenshot(path=str(SHOTS / "ioc-wall-camera-behind.png"))
+    produce(dashboard.settings, "dashboard", camera_messages(True), key=CAMERA.encode())
+    expect(cam).not_to_have_class(re.compile(r"\bbehind\b"))
     # a violation noticed, then taken back (its camera's view turned out to have moved)
     tally = page.locator('[data-kpi="violations"] .tile-main')
     expect(tally).to_have_text("0")

@@ -169,6 +169,7 @@ export function renderCameras(root, state, enlarge) {
     const h = c.health;
     const ok = h ? h.connected && !h.error && !badView(h) : null;
     node.classList.toggle("down", ok === false);
+    node.classList.toggle("behind", ok === true && behind(h));
     node.querySelector(".cname").textContent = c.info?.name ?? id;
     node.querySelector(".cstat").textContent = h ? cameraStatus(h) : w("noData");
     const img = node.querySelector("img");
@@ -186,10 +187,18 @@ function badView(h) {
   return h.view === "moved" || h.view === "obstructed" || h.frozen === true;
 }
 
+// a camera ticking well below the rate it is meant to (health target_fps: its detect_fps
+// after the cap): its host is short of CPU, and it sees its vehicles at fewer points
+function behind(h) {
+  const target = h.target_fps, done = h.processed_fps ?? 0;
+  return h.connected && typeof target === "number" && target > 0 && done > 0 && done < 0.8 * target;
+}
+
 function cameraStatus(h) {
   const bad = h.frozen === true ? w("stream_frozen") : w(`view_${h.view}`);
-  const state = !h.connected ? w("offline") : badView(h) ? bad : w("online");
-  return `${state} · ${formatValue(h.processed_fps ?? 0)} fps`;
+  const state = !h.connected ? w("offline") : badView(h) ? bad : behind(h) ? w("behind") : w("online");
+  const target = typeof h.target_fps === "number" ? ` / ${formatValue(h.target_fps)}` : "";
+  return `${state} · ${formatValue(h.processed_fps ?? 0)}${target} fps`;
 }
 
 // --- detail panel --------------------------------------------------------------------
