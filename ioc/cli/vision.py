@@ -159,10 +159,15 @@ def cpu_share(text: str) -> float:
     return _number_in(text, 1, "not a number")
 
 
-def _size_rates(detector: Detector, chosen: list[CameraConfig], share: float) -> list[CameraConfig]:
-    """``--max-detect-fps auto``: one detection timed per camera size on this host, and
-    every camera capped at the highest rate that fits ``share`` of its cores
-    (:mod:`vision.sizing`); said on stdout, since it decides what the cameras can see."""
+def _capped(chosen: list[CameraConfig], fps: float) -> list[CameraConfig]:
+    """The cameras with their detections/s at most ``fps`` (a lower own rate is kept)."""
+    return [c.model_copy(update={"detect_fps": min(c.detect_fps, fps)}) for c in chosen]
+
+
+def _auto_cap(detector: Detector, chosen: list[CameraConfig], share: float) -> float:
+    """``--max-detect-fps auto``: one detection timed per camera size on this host, and the
+    highest cap at which the cameras fit ``share`` of its cores (:mod:`vision.sizing`);
+    said on stdout, since it decides what the cameras can see."""
     from vision.sizing import size_rate
     from vision.sizing_probe import host_cores, measure_loads
 
@@ -185,7 +190,7 @@ def _size_rates(detector: Detector, chosen: list[CameraConfig], share: float) ->
             cap.needed,
             cap.cores,
         )
-    return [c.model_copy(update={"detect_fps": min(c.detect_fps, cap.fps)}) for c in chosen]
+    return cap.fps
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -452,7 +457,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     chosen = [c for c in chosen if c.id in ours]
     cap = getattr(args, "max_detect_fps", None)
     if isinstance(cap, float):
-        chosen = [c.model_copy(update={"detect_fps": min(c.detect_fps, cap)}) for c in chosen]
+        chosen = _capped(chosen, cap)
     if not chosen:
         print("error: no cameras configured", file=sys.stderr)
         return 1
@@ -473,7 +478,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
     detector = create_detector(DetectorSpec.from_settings(settings), cameras=len(chosen))
     if cap == "auto":
-        chosen = _size_rates(detector, chosen, getattr(args, "cpu_share", 1.0))
+        chosen = _capped(chosen, _auto_cap(detector, chosen, getattr(args, "cpu_share", 1.0)))
     base = path if path.is_dir() else path.parent
     opener = capture_opener(settings.vision_decode_threads)
     feeds = {

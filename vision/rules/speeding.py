@@ -5,9 +5,9 @@ divided by the difference of their own timestamps (never frames / fps: the CCTV 
 variable frame rate), over detector frames only: between them the tracker holds each box
 where it was last seen, and a held box, stamped with a later time than it shows, read at one
 end of the window made a car up to a third too fast. Only points inside the measuring zone
-count, since a homography is trustworthy only over the calibrated patch of road. The overspeed picks the decree band in
-the catalogue; under the lowest band (5 km/h over) nothing is reported. A track is reported
-once, at the first window over the limit.
+count, since a homography is trustworthy only over the calibrated patch of road. The
+overspeed picks the decree band in the catalogue; under the lowest band (5 km/h over)
+nothing is reported. A track is reported once, at the first window over the limit.
 
 Example::
 
