@@ -57,6 +57,7 @@ from vision.evidence import (
 from vision.flow import flow_messages
 from vision.freeze import FreezeWatch
 from vision.motion import MotionConfig, MotionGate, roi_mask
+from vision.provenance import calibration_record, camera_provenance, detector_provenance
 from vision.publish import (
     Publisher,
     counts_message,
@@ -473,6 +474,7 @@ class Pipeline:
         self._last_frame_msg: dict[str, float] = {}
         self._latest: dict[str, Frame] = {}
         self.signal_inbox: SignalInbox | None = None
+        self._detector_info: dict[str, object] | None = None  # after the first detection
 
     def signal_message(self, topic: str, raw: bytes) -> int:
         """Hand one phase-feed message to every camera reading ``topic``; returns how many
@@ -595,10 +597,30 @@ class Pipeline:
     def _open_evidence(self, w: CameraWorker, f: Frame, v: Violation) -> None:
         eid = str(event_id(v.camera_id, v.track_id, v.rule, v.time))
         wall = f.wall - (f.t - v.time)
-        w.recorder.open(v, eid, wall, {**w.view_extra(), "timing": {"clock": f.clock}})
+        w.recorder.open(
+            v, eid, wall, {**w.view_extra(), **self._provenance(w, v), "timing": {"clock": f.clock}}
+        )
         self.publisher.send(
             self.opts.topic_dashboard, violation_notice(v, eid, wall), key=v.camera_id
         )
+
+    def _provenance(self, w: CameraWorker, v: Violation) -> dict[str, object]:
+        """What judged ``v``, for its metadata (:mod:`vision.provenance`): the camera's
+        configuration as it ran, the detector, and a speed's calibration."""
+        if self._detector_info is None:
+            self._detector_info = detector_provenance(self.detector)
+        default = getattr(getattr(self.detector, "spec", None), "imgsz", None)
+        extra: dict[str, object] = {
+            "provenance": {
+                "camera": camera_provenance(
+                    w.camera, default if isinstance(default, int) else None
+                ),
+                "detector": self._detector_info,
+            }
+        }
+        if w.camera.speed is not None and "speed_kmh" in v.measured:
+            extra["calibration"] = calibration_record(w.camera.speed)
+        return extra
 
     def _evidence_done(self, job: EvidenceJob, files: list[EvidenceFile] | None) -> None:
         msg = violation_message(

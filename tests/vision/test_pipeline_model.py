@@ -31,6 +31,7 @@ from vision.detector import (
     from_ultralytics,
 )
 from vision.pipeline import Pipeline, PipelineOptions
+from vision.provenance import config_sha256
 from vision.publish import MemoryPublisher
 from vision.source import CameraSource, Grabber, open_capture
 
@@ -193,6 +194,17 @@ def test_pipeline_end_to_end_on_a_real_clip(detector: UltralyticsDetector, tmp_p
     for f in files:
         assert hashlib.sha256((tmp_path / f["path"]).read_bytes()).hexdigest() == f["sha256"]
     meta = next(f for f in files if f["kind"] == "metadata")
-    assert json.loads((tmp_path / meta["path"]).read_text())["timing"] == {"clock": "file"}
+    recorded = json.loads((tmp_path / meta["path"]).read_text())
+    assert recorded["timing"] == {"clock": "file"}
+    # what judged the case: the configuration as it ran, where, and the detector
+    prov = recorded["provenance"]
+    assert prov["camera"]["config_sha256"] == config_sha256(cam)
+    assert prov["camera"]["location"] == cam.location.model_dump(mode="json")
+    assert (prov["camera"]["detect_fps"], prov["camera"]["detect_imgsz"]) == (6, 640)
+    weights = SETTINGS.model_path
+    assert prov["detector"]["weights"] == weights.name
+    assert prov["detector"]["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert prov["detector"]["runtime"] == detector.plan.runtime
+    assert "ultralytics" in prov["detector"]["packages"]
     notices = pub.of(opts.topic_dashboard, "camera_violation")
     assert {n["event_id"] for n in notices} >= {v["event_id"]}

@@ -9,6 +9,7 @@ import pytest
 
 from vision.catalogue import ViolationCatalogue
 from vision.config import RuleTuning, SpeedCalibration
+from vision.provenance import calibration_sha256
 from vision.rules import SpeedingRule, Violation
 from vision.tracks import TrackBook, TrackPoint
 
@@ -39,6 +40,10 @@ def test_car_at_72_kmh_in_a_50_zone(rule: SpeedingRule, replay: Replay) -> None:
     assert v.measured["speed_kmh"] == pytest.approx(72.0, abs=0.1)
     assert v.measured["overspeed_kmh"] == pytest.approx(22.0, abs=0.1)
     assert v.time == pytest.approx(1.0)
+    # the calibration that measured it is stored with the speed, by its digest
+    label = str(v.measured["calibration"])
+    assert label.startswith("homography of 4 points, sha256 ")
+    assert calibration_sha256(CALIBRATION).startswith(label.rsplit(" ", 1)[1])
     # 22 km/h over: car "trên 20 đến 35" (Art. 6 k6a), 6-8 million, 4 points.
     assert (v.legal.article, v.legal.clause, v.legal.point, v.legal.points) == (6, 6, "a", 4)
     assert (v.legal.fine_min_vnd, v.legal.fine_max_vnd) == (6_000_000, 8_000_000)

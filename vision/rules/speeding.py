@@ -7,12 +7,15 @@ where it was last seen, and a held box, stamped with a later time than it shows,
 end of the window made a car up to a third too fast. Only points inside the measuring zone
 count, since a homography is trustworthy only over the calibrated patch of road. The
 overspeed picks the decree band in the catalogue; under the lowest band (5 km/h over)
-nothing is reported. A track is reported once, at the first window over the limit.
+nothing is reported. A track is reported once, at the first window over the limit. Every
+speed carries the calibration that measured it (``measured.calibration``: its points and
+digest, :func:`vision.provenance.calibration_label`; the whole calibration goes into the
+evidence metadata).
 
 Example::
 
     rule = SpeedingRule("cam", catalogue, camera.speed, camera.tuning)
-    rule.evaluate(tracks, t)   # -> [Violation(measured={'speed_kmh': 72.0, 'limit_kmh': 50})]
+    rule.evaluate(tracks, t)   # -> [Violation(measured={'speed_kmh': 72.0, ...})]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from vision.catalogue import ViolationCatalogue
 from vision.config import RuleTuning, SpeedCalibration
 from vision.geometry import Homography, Polygon
+from vision.provenance import calibration_label
 from vision.rules.base import Measured, RuleBase, Violation
 from vision.tracks import Track, ground_speed_kmh
 
@@ -46,6 +50,7 @@ class SpeedingRule(RuleBase):
             calibration.image_points, calibration.ground_points_m
         )
         self.zone = Polygon.of(calibration.zone or list(calibration.image_points))
+        self.calibration = calibration_label(calibration)  # stored with every speed
 
     def evaluate(self, tracks: Mapping[int, Track], t: float) -> list[Violation]:
         out: list[Violation] = []
@@ -66,6 +71,7 @@ class SpeedingRule(RuleBase):
                 "limit_kmh": self.limit_kmh,
                 "overspeed_kmh": round(over, 1),
                 "window_s": round(pts[-1].t - pts[0].t, 3),
+                "calibration": self.calibration,
             }
             v = self.emit(track, pts[-1].t, "speed_zone", measured)
             if v is not None:
