@@ -6,7 +6,10 @@ points: ByteTrack loses more of them, more fragments have to be bridged, and a v
 seen past a line is not counted. This runs the whole pipeline offline (``ioc vision
 analyze``'s path, every tick kept) on each hand-counted clip (``tests/vision/hand_counts.yaml``)
 at each rate of ``--rates`` (0 = the camera's own ``detect_fps``, the reference the tests hold
-to 5 %) and reports the count error per clip and rate, summed over the clips per rate.
+to 5 %) and reports the count error per clip and rate, summed over the clips per rate. ``--scales`` also
+varies the detector's input size (fractions of each camera's own): a host short of CPU can
+give a camera fewer detections a second or smaller ones, and the rows say which counts better
+for the same CPU (``detect_ms``, the detector's time per call, beside each).
 
 Offline, ticks fall at the same stream times on every run; live cameras tick at a phase that
 depends on when their frames arrive: a loaded camera passes over a due tick when a newer
@@ -24,6 +27,7 @@ Examples::
     .venv/bin/python bench/count_rates.py                          # ~2.5 minutes on 2 cores
     .venv/bin/python bench/count_rates.py --rates 5,3 --clips vn-junction-a
     .venv/bin/python bench/count_rates.py --rates 0,5,4,3 --defer 0.3 --seeds 10  # ~8 min
+    .venv/bin/python bench/count_rates.py --rates 5,4,3,2 --scales 1,0.8,0.65   # ~2 min
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
 
 import argparse
 import importlib.util
+import itertools
 import json
 import logging
 import os
@@ -52,6 +57,7 @@ from ioc.settings import Settings
 from vision.config import load_cameras
 from vision.detector import DetectorSpec, UltralyticsDetector, create_detector
 from vision.hand_counts import count_error
+from vision.sizing import scaled_imgsz
 
 HERE = Path(__file__).resolve().parent
 HAND = HERE.parent / "tests" / "vision" / "hand_counts.yaml"
@@ -86,6 +92,12 @@ def rate_figures(rows: list[dict[str, Any]], seeds: range) -> dict[str, Any]:
     }
 
 
+def rate_key(rate: float, scale: float, n_scales: int) -> str:
+    """``per_rate``'s key: the rate (``own``), with ``@scale`` when several were tried."""
+    key = "own" if rate == 0 else f"{rate:g}"
+    return key if n_scales == 1 else f"{key}@{scale:g}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -104,6 +116,12 @@ def main() -> int:
     parser.add_argument(
         "--seeds", type=int, default=1, help="runs per clip and rate with --defer (seeds 0..N-1)"
     )
+    parser.add_argument(
+        "--scales",
+        default="1",
+        help="detector input sizes to try, as fractions of each camera's own (1 = its "
+        "detect_imgsz or IOC_DETECTOR_IMGSZ; sizes rounded to a multiple of 32)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     rates = [float(x) for x in args.rates.split(",") if x.strip()]
@@ -114,6 +132,9 @@ def main() -> int:
     if not 1 <= args.seeds <= 1000:
         raise SystemExit("--seeds: between 1 and 1000")
     seeds = range(args.seeds if args.defer > 0 else 1)
+    scales = [float(x) for x in args.scales.split(",") if x.strip()]
+    if not scales or any(not 0.1 <= x <= 2.0 for x in scales):
+        raise SystemExit("--scales: fractions of the cameras' input sizes, 0.1 to 2")
     settings = Settings(
         vision_device="cpu", home=Path(tempfile.gettempdir()) / "ioc-bench-count-rates"
     )
@@ -133,8 +154,12 @@ def main() -> int:
         if wanted and spec["camera"] not in wanted:
             continue
         own = cameras[spec["camera"]]
-        for rate in rates:
-            camera = own if rate == 0 else own.model_copy(update={"detect_fps": rate})
+        own_imgsz = own.detect_imgsz or settings.detector_imgsz
+        for rate, scale in itertools.product(rates, scales):
+            update: dict[str, Any] = {"detect_imgsz": scaled_imgsz(own_imgsz, scale)}
+            if rate > 0:
+                update["detect_fps"] = rate
+            camera = own.model_copy(update=update)
             for seed in seeds:
                 defer = args.defer if seed > 0 else 0.0
                 run = bv.run_pipeline(settings, det, camera, defer=defer, seed=seed)
@@ -143,25 +168,31 @@ def main() -> int:
                     "clip": clip,
                     "detect_fps": camera.detect_fps,
                     "own_rate": rate == 0,
+                    "scale": scale,
+                    "imgsz": camera.detect_imgsz,
                     "seed": seed,
                     "defer": defer,
                     "error": err,
                     "vehicles": total,
                     "detector_frames": run["detector_frames"],
+                    "detect_ms": round(
+                        1000 * run["detector_s"] / max(1, run["detector_frames"]), 1
+                    ),
                     "line_counts": run["line_counts"],
                 }
                 rows.append(row)
                 log(f"[counts] {json.dumps(row)}")
     per_rate = {
-        "own" if rate == 0 else f"{rate:g}": rate_figures(
+        rate_key(rate, scale, len(scales)): rate_figures(
             [
                 r
                 for r in rows
-                if (r["own_rate"] if rate == 0 else not r["own_rate"] and r["detect_fps"] == rate)
+                if r["scale"] == scale
+                and (r["own_rate"] if rate == 0 else not r["own_rate"] and r["detect_fps"] == rate)
             ],
             seeds,
         )
-        for rate in rates
+        for rate, scale in itertools.product(rates, scales)
     }
     print(
         json.dumps(

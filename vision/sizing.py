@@ -15,6 +15,15 @@ evidence JPEGs a second take 1.8 ms each, about 0.105 cores in all, 0.12 scaled 
 Scaled by area, a 1080p stream comes out at 0.27 (measured: 0.16-0.19 for decoding 25 fps):
 the sizing errs on the safe side there.
 
+Below ``RATE_FLOOR`` detections/s the cameras count worse for every step down, more than
+they lose by detecting smaller pictures: ``bench/count_rates.py --scales`` (session 24, 4
+clips, 22 vehicles, 6 tick phases each) found 0.8 of the input size at the rate the same CPU
+buys better in every pair below 4/s: 640 px at 2 / 2.5 / 3 per s missed 8.3 / 5.3 / 3.2
+vehicles on average, 512 px at 2.5 / 3 / 4 per s 4.7 / 2.8 / 2.3 (0.65 of the size was worse
+than 0.8 at every rate). So when the cap at the cameras' own input sizes falls below the
+floor, ``ioc vision run`` also times ``SMALLER`` of them and takes that when it buys a higher
+cap (:func:`prefer_smaller`).
+
 Example::
 
     loads = [CameraLoad("a", own_fps=10, detect_s=0.022, pixels=1006 * 720)]
@@ -32,6 +41,8 @@ DECODE_CORES_720P = 0.12  # decoding a 20 fps 1280x720 stream and its evidence J
 PIXELS_720P = 1280 * 720
 STEP = 0.5  # caps are multiples of this (detections/s)
 MIN_FPS = 1.0  # below this a camera follows nothing; the cap does not go lower
+RATE_FLOOR = 4.0  # below this cap, smaller input sizes count better than fewer detections
+SMALLER = 0.8  # the input size tried then, as a fraction of each camera's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +95,15 @@ def size_rate(loads: Sequence[CameraLoad], cores: float) -> RateCap:
             return RateCap(fps, cores, round(needed, 3), True)
     needed = sum(load.cores(MIN_FPS) for load in loads)
     return RateCap(MIN_FPS, cores, round(needed, 3), False)
+
+
+def scaled_imgsz(imgsz: int, scale: float) -> int:
+    """``imgsz`` x ``scale`` to the nearest multiple of 32, at least 64 (the detector's
+    input sizes are multiples of its stride, 32)."""
+    return max(64, 32 * round(imgsz * scale / 32))
+
+
+def prefer_smaller(own: RateCap, smaller: RateCap) -> bool:
+    """Whether the cap at ``SMALLER`` input sizes (``smaller``) should replace the cap at
+    the cameras' own (``own``): only below ``RATE_FLOOR``, and only for a higher rate."""
+    return own.fps < RATE_FLOOR and smaller.fps > own.fps

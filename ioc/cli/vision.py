@@ -78,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "take, 0-1 (default 1; ioc run: IOC_VISION_RUN_CPU_SHARE)",
     )
     run.add_argument(
+        "--keep-input-size",
+        action="store_true",
+        help="with --max-detect-fps auto: keep the cameras' detector input sizes even when "
+        "the cap falls below 4/s (default: 0.8 of them then, when that buys a higher rate)",
+    )
+    run.add_argument(
         "--workers",
         type=int,
         default=None,
@@ -164,16 +170,36 @@ def _capped(chosen: list[CameraConfig], fps: float) -> list[CameraConfig]:
     return [c.model_copy(update={"detect_fps": min(c.detect_fps, fps)}) for c in chosen]
 
 
-def _auto_cap(detector: Detector, chosen: list[CameraConfig], share: float) -> float:
+def _auto_cap(
+    detector: Detector,
+    chosen: list[CameraConfig],
+    share: float,
+    default_imgsz: int,
+    keep_input_size: bool = False,
+) -> list[CameraConfig]:
     """``--max-detect-fps auto``: one detection timed per camera size on this host, and the
-    highest cap at which the cameras fit ``share`` of its cores (:mod:`vision.sizing`);
-    said on stdout, since it decides what the cameras can see."""
-    from vision.sizing import size_rate
+    cameras capped at the highest rate at which they fit ``share`` of its cores
+    (:mod:`vision.sizing`); below ``RATE_FLOOR`` at their own input sizes, at ``SMALLER`` of
+    them when that buys a higher rate (not with ``keep_input_size``). Said on stdout, since
+    it decides what the cameras can see."""
+    from vision.sizing import RATE_FLOOR, SMALLER, prefer_smaller, scaled_imgsz, size_rate
     from vision.sizing_probe import host_cores, measure_loads
 
-    loads = measure_loads(detector, chosen)
     cores = host_cores()
+    loads = measure_loads(detector, chosen)
     cap = size_rate(loads, share * cores)
+    sized, own_cap = chosen, cap
+    if not keep_input_size and cap.fps < RATE_FLOOR:
+        smaller = [
+            c.model_copy(
+                update={"detect_imgsz": scaled_imgsz(c.detect_imgsz or default_imgsz, SMALLER)}
+            )
+            for c in chosen
+        ]
+        smaller_loads = measure_loads(detector, smaller)
+        smaller_cap = size_rate(smaller_loads, share * cores)
+        if prefer_smaller(cap, smaller_cap):
+            sized, loads, cap = smaller, smaller_loads, smaller_cap
     costs = ", ".join(f"{load.camera_id} {load.detect_s * 1000:.0f} ms" for load in loads)
     print(
         f"vision: detections/s capped at {cap.fps:g} per camera for {len(chosen)} camera(s) "
@@ -181,6 +207,14 @@ def _auto_cap(detector: Detector, chosen: list[CameraConfig], share: float) -> f
         f"detection's CPU: {costs})",
         flush=True,
     )
+    if sized is not chosen:
+        sizes = ", ".join(f"{c.id} {c.detect_imgsz} px" for c in sized)
+        print(
+            f"vision: detector input {SMALLER:g} of the cameras' own ({sizes}): at their own "
+            f"sizes the cap would be {own_cap.fps:g}/s, and below {RATE_FLOOR:g}/s fewer "
+            "detections count worse than smaller ones (--keep-input-size: never)",
+            flush=True,
+        )
     if not cap.fits:
         logger.warning(
             "vision: even %g detections/s per camera needs %.2f cores, more than the %.2f "
@@ -190,7 +224,7 @@ def _auto_cap(detector: Detector, chosen: list[CameraConfig], share: float) -> f
             cap.needed,
             cap.cores,
         )
-    return cap.fps
+    return _capped(sized, cap.fps)
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
@@ -478,7 +512,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             return 1
     detector = create_detector(DetectorSpec.from_settings(settings), cameras=len(chosen))
     if cap == "auto":
-        chosen = _capped(chosen, _auto_cap(detector, chosen, getattr(args, "cpu_share", 1.0)))
+        chosen = _auto_cap(
+            detector,
+            chosen,
+            getattr(args, "cpu_share", 1.0),
+            settings.detector_imgsz,
+            getattr(args, "keep_input_size", False),
+        )
     base = path if path.is_dir() else path.parent
     opener = capture_opener(settings.vision_decode_threads)
     feeds = {

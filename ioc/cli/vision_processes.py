@@ -46,8 +46,8 @@ def child_args(args: argparse.Namespace, workers: int, index: int, processes: in
         out += ["--camera", cam]
     if args.config is not None:
         out += ["--config", str(args.config)]
-    for flag in ("no_loop", "fast", "no_kafka"):
-        if getattr(args, flag):
+    for flag in ("no_loop", "fast", "no_kafka", "keep_input_size"):
+        if getattr(args, flag, False):
             out.append("--" + flag.replace("_", "-"))
     if args.seconds is not None:
         out += ["--seconds", f"{args.seconds:g}"]

@@ -66,6 +66,8 @@ def test_children_of_an_auto_cap_size_their_cameras_in_their_share() -> None:
         "vision", "run", "--max-detect-fps", "auto", "--cpu-share", "0.25", "--processes", "1",
         "--workers", "2", "--worker-index", "1",
     ]  # fmt: skip
+    args.keep_input_size = True
+    assert child_args(args, 2, 1, processes=2)[2:3] == ["--keep-input-size"]
 
 
 def _start(home: Path, *extra: str) -> tuple[subprocess.Popen[str], Output]:

@@ -14,12 +14,21 @@ from pathlib import Path
 import pytest
 from fixtures.processes import ioc_command
 
-from ioc.cli.vision import cpu_share, rate_cap
+from ioc.cli.vision import _auto_cap, cpu_share, rate_cap
 from ioc.settings import Settings
 from vision.config import load_cameras
 from vision.detector import ClassMap, Frame
 from vision.device import DevicePlan, plan_device
-from vision.sizing import DECODE_CORES_720P, MIN_FPS, CameraLoad, size_rate
+from vision.sizing import (
+    DECODE_CORES_720P,
+    MIN_FPS,
+    RATE_FLOOR,
+    CameraLoad,
+    RateCap,
+    prefer_smaller,
+    scaled_imgsz,
+    size_rate,
+)
 from vision.sizing_probe import ROUNDS, WARMUP, host_cores, measure_loads
 from vision.tracks import Detections
 
@@ -121,6 +130,57 @@ def test_one_measurement_per_frame_and_input_size() -> None:
     ]
     assert loads[0].detect_s == loads[1].detect_s > 0 and loads[2].detect_s > 0
     assert 1 <= host_cores() <= (os.cpu_count() or 1)
+
+
+def test_smaller_input_sizes_only_below_the_floor_and_for_a_higher_rate() -> None:
+    assert [scaled_imgsz(s, 0.8) for s in (640, 960, 416, 320, 64)] == [512, 768, 320, 256, 64]
+    assert scaled_imgsz(1280, 0.5) == 640
+
+    def cap(fps: float) -> RateCap:
+        return RateCap(fps, 1.0, 0.9, True)
+
+    assert prefer_smaller(cap(3.0), cap(4.5))
+    assert prefer_smaller(cap(RATE_FLOOR - 0.5), cap(RATE_FLOOR))
+    assert not prefer_smaller(cap(3.0), cap(3.0))  # nothing bought: the own size stays
+    assert not prefer_smaller(cap(RATE_FLOOR), cap(6.0))  # enough detections already
+
+
+class InputBusyDetector(BusyDetector):
+    """Spends CPU with the square of the input size: 60 ms at 640 px, 38 ms at 512."""
+
+    def detect(
+        self,
+        frames: Sequence[Frame],
+        ts: Sequence[float],
+        sizes: Sequence[int | None] | None = None,
+        class_maps: Sequence[ClassMap | None] | None = None,
+    ) -> list[Detections]:
+        size = (sizes[0] if sizes else None) or 640
+        self.calls.append((frames[0].shape[1], frames[0].shape[0], size))
+        end = time.process_time() + 0.06 * (size / 640) ** 2
+        while time.process_time() < end:
+            pass
+        return []
+
+
+def test_a_host_short_of_cpu_detects_smaller_pictures_more_often(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cam = load_cameras(Settings().cameras_dir)["vn-junction-a"]  # 10/s of its own, 640 px
+    stream = CameraLoad("a", 10, 0.0, cam.frame.width * cam.frame.height).stream_cores()
+    share = (stream + 0.2) / host_cores()  # 0.2 cores to detect in: ~3/s at 640, ~4.5 at 512
+    sized = _auto_cap(InputBusyDetector(), [cam], share, default_imgsz=640)
+    out = capsys.readouterr().out
+    own = re.search(r"at their own sizes the cap would be ([\d.]+)/s", out)
+    assert own is not None and float(own.group(1)) < RATE_FLOOR, out
+    assert sized[0].detect_imgsz == 512 and sized[0].detect_fps > float(own.group(1))
+    assert "vn-junction-a 512 px" in out
+    # not with --keep-input-size, nor where the own size already gives enough detections
+    kept = _auto_cap(InputBusyDetector(), [cam], share, 640, keep_input_size=True)
+    assert kept[0].detect_imgsz is None and kept[0].detect_fps < RATE_FLOOR
+    roomy = _auto_cap(InputBusyDetector(), [cam], (stream + 0.8) / host_cores(), 640)
+    assert roomy[0].detect_imgsz is None and roomy[0].detect_fps == 10
+    assert "detector input" not in capsys.readouterr().out
 
 
 def test_the_command_line_takes_a_rate_or_auto_and_a_share() -> None:
