@@ -55,6 +55,10 @@ def stored(dashboard: Dashboard, event_id: str) -> bool:
     return bool(query(url, "SELECT 1 FROM violations WHERE event_id = %s", (event_id,)))
 
 
+def _meta(case: dict[str, Any]) -> str:
+    return next(f["path"] for f in case["evidence"]["files"] if f["kind"] == "metadata")
+
+
 def test_review_a_real_case_end_to_end(
     dashboard: Dashboard,
     worker: Any,
@@ -103,6 +107,13 @@ def test_review_a_real_case_end_to_end(
         expect(page.locator("#map-camera")).to_have_count(1)  # the camera on the district map
         expect(page.locator("#map polygon").nth(9)).to_be_attached()  # >= 10 district outlines
         expect(page.locator("#map-cap")).to_contain_text("20.85610, 106.68220")
+        # what judged it, from the evidence metadata: the weights and the camera's config
+        prov = json.loads((dashboard.settings.home / "evidence" / _meta(first)).read_text())
+        weights = prov["provenance"]["detector"]["weights_sha256"]
+        expect(page.locator("#facts tr.provenance")).to_have_count(2)
+        expect(page.locator("#facts")).to_contain_text(f"sha256 {weights[:16]}")
+        config = prov["provenance"]["camera"]["config_sha256"]
+        expect(page.locator("#facts")).to_contain_text(f"sha256 {config[:16]} · 5 lần/s · 640 px")
         # the annotated clip plays and is seekable (served with Range support)
         video = page.locator("#video")
         page.wait_for_function(

@@ -15,16 +15,20 @@ import tempfile
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import cv2
 import numpy as np
 
+from ioc.settings import Settings
 from vision import clips
 from vision.catalogue import load_violation_catalogue
 from vision.config import CameraConfig
-from vision.detector import CLASS_NAMES
+from vision.detector import CLASS_NAMES, DetectorSpec
+from vision.device import DevicePlan
 from vision.evidence import EvidenceRecorder, FrameRing, Overlay, write_evidence
+from vision.provenance import camera_provenance, detector_provenance
 from vision.publish import event_id, violation_message
 from vision.rules.base import Violation
 from vision.signals import Light
@@ -67,6 +71,17 @@ def camera(camera_id: str, area: str | None = "303") -> CameraConfig:
     )
 
 
+def provenance(cam: CameraConfig) -> dict[str, Any]:
+    """What the pipeline records of the camera and the detector (the shared weights, hashed)."""
+    spec = DetectorSpec.from_settings(Settings())
+    plan = DevicePlan("cpu", False, 1, "review test", runtime="openvino")
+    detector = SimpleNamespace(spec=spec, plan=plan, inference_precision="bf16")
+    return {
+        "camera": camera_provenance(cam, spec.imgsz),
+        "detector": detector_provenance(detector),
+    }
+
+
 def real_case(
     root: Path,
     camera_id: str = "cam-review",
@@ -105,7 +120,7 @@ def real_case(
         ring.add(t, WALL0 + t, frame, Overlay(det, {"straight": Light.RED}))
     eid = str(event_id(camera_id, track, rule, at))
     rec = EvidenceRecorder(cam, ring)
-    rec.open(v, eid, WALL0 + at)
+    rec.open(v, eid, WALL0 + at, {"provenance": provenance(cam)})
     (job,) = rec.ready()
     files = write_evidence(job, root, fps=10.0)
     return violation_message(v, eid, WALL0 + at, cam, files, job.complete)

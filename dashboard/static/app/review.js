@@ -198,6 +198,7 @@ function renderCase() {
   if (!c.evidence_complete) facts.push(row("Chứng cứ / Evidence", "không đầy đủ / incomplete"));
   if (c.evidence_purged) facts.push(row("Chứng cứ / Evidence", "đã xoá theo thời hạn lưu / purged"));
   $("facts").replaceChildren(...facts);
+  renderProvenance(c);
   renderMap(c.camera);
   const open = c.actions.includes("confirm");
   $("confirm-form").hidden = !open;
@@ -217,6 +218,25 @@ function renderCase() {
   $("history").replaceChildren(...(c.history ?? []).map((h) =>
     el("li", null, `${when(h.at)} · ${h.actor} · ${h.action}: ${h.from} → ${h.to}`)));
   say("");
+}
+
+// What judged the case, from its evidence metadata (vision/provenance.py): the weights and
+// the camera configuration by their SHA-256, the runtime, the rate and input size.
+async function renderProvenance(c) {
+  if (c.evidence_purged || !has("metadata")) return;
+  const { ok, body } = await api(evidenceUrl("metadata"));
+  const p = body?.provenance;
+  if (!ok || !p || current?.event_id !== c.event_id) return; // older evidence, or moved on
+  const d = p.detector ?? {}, cam = p.camera ?? {};
+  const short = (h) => (h ? `sha256 ${String(h).slice(0, 16)}` : "sha256 —");
+  const how = [d.runtime, d.device, d.inference_precision ?? d.precision].filter(Boolean).join(", ");
+  const rows = [
+    row("Mô hình / Model", `${d.weights ?? d.type ?? "—"} · ${short(d.weights_sha256)}${how ? ` · ${how}` : ""}`),
+    row("Cấu hình camera / Camera config",
+      `${short(cam.config_sha256)} · ${cam.detect_fps ?? "?"} lần/s · ${cam.detect_imgsz ?? "?"} px`),
+  ];
+  for (const r of rows) r.classList.add("provenance");
+  $("facts").append(...rows);
 }
 
 async function decide(payload) {
