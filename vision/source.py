@@ -216,6 +216,7 @@ class CameraSource:
         self._last_wall = 0.0
         self._seq = 0
         self._segment = 0  # breaks so far: wraps of a looping file, lost connections
+        self._rewinding = False  # a looping file is being opened again (still connected)
         self.breaks = 0  # of them, breaks in the stream's timing (gaps, PTS restarts)
         self.ended = False
         self.connected = False
@@ -325,9 +326,11 @@ class CameraSource:
         if self._clock() < self._retry_at:
             return False
         cap = self._open(self.url)
+        rewound, self._rewinding = self._rewinding, False
         if cap is None or not cap.isOpened():
             if cap is not None:
                 cap.release()
+            self.connected = False  # a looping file that cannot be opened again is lost too
             self._fail("cannot open")
             return False
         if self.failures:
@@ -339,7 +342,8 @@ class CameraSource:
             self.stream_clock.use_pts = uses_pts(
                 self.timing.clock, self.kind, fourcc_text(cap.get(cv2.CAP_PROP_FOURCC))
             )
-        logger.info(
+        logger.log(
+            logging.DEBUG if rewound else logging.INFO,
             "camera %s: connected to %s (frame times: %s)",
             self.camera_id,
             redact(self.url),
@@ -369,6 +373,10 @@ class CameraSource:
                 return
             self._offset = self._last_t + 0.04  # next pass starts one frame later
             self._retry_at = 0.0
+            # a wrap is no lost connection: the file is opened again on the next grab, and
+            # health sent in between must not say "offline" (make run's wall raised a
+            # camera-offline alarm on a looping sample clip that way)
+            self.connected, self._rewinding = True, True
             logger.debug("camera %s: file looped", self.camera_id)
             return
         self._fail("stream lost")

@@ -129,6 +129,26 @@ def test_each_pass_of_a_looping_file_is_a_new_segment(tmp_path: Path) -> None:
     assert starts and all(int(f.image.mean()) == int(frames[0].image.mean()) for f in starts)
 
 
+def test_a_looping_file_stays_connected_across_its_wraps(tmp_path: Path) -> None:
+    """A wrap reopens the file: health sent between the end and the reopening must not
+    report the camera offline (make run raised camera-offline alarms that way). A file that
+    cannot be opened again is lost."""
+    clip = _tiny_clip(tmp_path / "t.mp4")
+    src = CameraSource("l", str(clip), loop=True)
+    states = []
+    for _ in range(14):
+        frame = src.read()
+        states.append((frame is None, src.connected))
+    assert (True, True) in states  # the wraps: no frame, still connected
+    assert all(connected for _, connected in states)
+    assert src.failures == 0 and src.reconnects == 0
+    while src.read() is not None:  # to the end of this pass
+        pass
+    clip.unlink()  # the file is gone when the next pass opens it
+    assert src.read() is None
+    assert not src.connected and src.last_error == "cannot open"
+
+
 class _Mjpeg(http.server.BaseHTTPRequestHandler):
     frames = 4
     part: Callable[[int], bytes]  # the conftest's mjpeg_part, set by the fixture
