@@ -179,9 +179,9 @@ def _auto_cap(
 ) -> list[CameraConfig]:
     """``--max-detect-fps auto``: one detection timed per camera size on this host, and the
     cameras capped at the highest rate at which they fit ``share`` of its cores
-    (:mod:`vision.sizing`); below ``RATE_FLOOR`` at their own input sizes, at ``SMALLER`` of
-    them when that buys a higher rate (not with ``keep_input_size``). Said on stdout, since
-    it decides what the cameras can see."""
+    (:mod:`vision.sizing`); below ``RATE_FLOOR`` at their own input sizes, the cameras the
+    cap holds back detect ``SMALLER`` of theirs when that buys a higher rate (not with
+    ``keep_input_size``). Said on stdout, since it decides what the cameras can see."""
     from vision.sizing import RATE_FLOOR, SMALLER, prefer_smaller, scaled_imgsz, size_rate
     from vision.sizing_probe import host_cores, measure_loads
 
@@ -190,10 +190,12 @@ def _auto_cap(
     cap = size_rate(loads, share * cores)
     sized, own_cap = chosen, cap
     if not keep_input_size and cap.fps < RATE_FLOOR:
-        smaller = [
+        smaller = [  # a camera whose own rate fits already keeps its picture
             c.model_copy(
                 update={"detect_imgsz": scaled_imgsz(c.detect_imgsz or default_imgsz, SMALLER)}
             )
+            if c.detect_fps > cap.fps
+            else c
             for c in chosen
         ]
         smaller_loads = measure_loads(detector, smaller)
@@ -208,7 +210,9 @@ def _auto_cap(
         flush=True,
     )
     if sized is not chosen:
-        sizes = ", ".join(f"{c.id} {c.detect_imgsz} px" for c in sized)
+        sizes = ", ".join(
+            f"{c.id} {c.detect_imgsz} px" for c, o in zip(sized, chosen, strict=True) if c is not o
+        )
         print(
             f"vision: detector input {SMALLER:g} of the cameras' own ({sizes}): at their own "
             f"sizes the cap would be {own_cap.fps:g}/s, and below {RATE_FLOOR:g}/s fewer "

@@ -175,6 +175,11 @@ def test_a_host_short_of_cpu_detects_smaller_pictures_more_often(
     assert own is not None and float(own.group(1)) < RATE_FLOOR, out
     assert sized[0].detect_imgsz == 512 and sized[0].detect_fps > float(own.group(1))
     assert "vn-junction-a 512 px" in out
+    # a camera whose own rate the cap does not hold back keeps its picture
+    slow = cam.model_copy(update={"id": "slow", "detect_fps": 1.0})
+    both = _auto_cap(InputBusyDetector(), [cam, slow], share + (stream + 0.064) / host_cores(), 640)
+    assert [c.detect_imgsz for c in both] == [512, None] and both[1].detect_fps == 1.0
+    assert "slow" not in capsys.readouterr().out.split("detector input")[1]
     # not with --keep-input-size, nor where the own size already gives enough detections
     kept = _auto_cap(InputBusyDetector(), [cam], share, 640, keep_input_size=True)
     assert kept[0].detect_imgsz is None and kept[0].detect_fps < RATE_FLOOR
