@@ -1,10 +1,13 @@
 """MP4 writing for evidence clips: H.264 where possible, so reviewers' browsers can play it.
 
 The pip OpenCV wheels usually cannot encode H.264 (licensing), so the writer is chosen once
-per process: OpenCV's own ``avc1`` when this build has it, else an ``ffmpeg`` with
-libx264 (the system's, or the static build of the pinned ``imageio-ffmpeg`` wheel) fed raw
-frames on a pipe, else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not
-in browsers). The codec used is recorded in each clip's metadata.
+per process: an ``ffmpeg`` with libx264 (the system's, or the static build of the pinned
+``imageio-ffmpeg`` wheel) fed raw frames on a pipe, which honours the configured preset and
+CRF; else OpenCV's own ``avc1`` when this build has it (its own settings; until session 24 it
+was tried first, and on the pip wheel the probe printed FFmpeg's failed attempt at a
+hardware encoder, "h264_v4l2m2m ... Could not find a valid device", into every camera
+log); else OpenCV's MPEG-4 Part 2 (``mp4v``: plays in VLC, not in browsers). The codec and
+writer used are recorded in each clip's metadata.
 
 The ``ffmpeg`` encoder, and the evidence thread that feeds it (:func:`lower_this_thread`),
 run ``ENCODER_NICENESS`` below the cameras' CPU priority (the niceness of the process's main
@@ -133,10 +136,10 @@ def _has_x264(exe: str) -> bool:
 @functools.cache
 def choose_backend() -> Backend:
     """The best MP4 writer this machine has (probed once, then cached)."""
-    if _opencv_can("avc1"):
-        backend: Backend = "opencv-avc1"
-    elif _ffmpeg_x264() is not None:
-        backend = "ffmpeg-libx264"
+    if _ffmpeg_x264() is not None:  # honours the preset and CRF, recorded in the metadata
+        backend: Backend = "ffmpeg-libx264"
+    elif _opencv_can("avc1"):
+        backend = "opencv-avc1"
     else:
         backend = "opencv-mp4v"
     logger.info("evidence clips: MP4 writer %s (%s)", backend, _CODEC[backend])
