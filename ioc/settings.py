@@ -338,6 +338,12 @@ class Settings(BaseSettings):
         "host's cores the cameras may take (the rest runs the database, broker, stream "
         "workers and web server).",
     )
+    vision_run_keep_input_size: bool = Field(
+        default=False,
+        description="Under `ioc run` with IOC_VISION_RUN_DETECT_FPS=auto, keep the cameras' "
+        "detector input sizes even when the cap falls below 4/s (default: 0.8 of them then, "
+        "when that buys a higher rate; vision/sizing.py).",
+    )
     vision_workers: int = Field(
         default=1,
         ge=1,

@@ -296,15 +296,7 @@ def _start_vision(group: Any, settings: Settings, args: argparse.Namespace) -> A
     if not any(settings.cameras_dir.glob("*.y*ml")):
         say(f"cameras: not started (no camera configs in {settings.cameras_dir})")
         return None
-    cap = settings.vision_run_detect_fps
-    argv = ["vision", "run", "--all"]
-    if cap == "auto":
-        share = settings.vision_run_cpu_share
-        argv += ["--max-detect-fps", "auto", "--cpu-share", f"{share:g}"]
-        how = f"detections/s sized to {share:g} of this host's cores"
-    else:
-        argv += ["--max-detect-fps", f"{cap:g}"]
-        how = f"at most {cap:g} detections/s each"
+    argv, how = vision_argv(settings)
     vision = group.start("vision", argv)
     say(f"cameras: `ioc vision run` started, {how} ({vision.log})")
     return vision
@@ -374,3 +366,17 @@ def _supervise(
             if line:
                 say(f"  {line}")
         time.sleep(0.2)
+
+
+def vision_argv(settings: Settings) -> tuple[list[str], str]:
+    """The ``ioc`` arguments of ``ioc run``'s cameras and how their rate is set, in words."""
+    cap = settings.vision_run_detect_fps
+    argv = ["vision", "run", "--all"]
+    if cap == "auto":
+        share = settings.vision_run_cpu_share
+        argv += ["--max-detect-fps", "auto", "--cpu-share", f"{share:g}"]
+        if settings.vision_run_keep_input_size:
+            argv.append("--keep-input-size")
+        return argv, f"detections/s sized to {share:g} of this host's cores"
+    argv += ["--max-detect-fps", f"{cap:g}"]
+    return argv, f"at most {cap:g} detections/s each"
