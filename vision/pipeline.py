@@ -57,7 +57,12 @@ from vision.evidence import (
 from vision.flow import flow_messages
 from vision.freeze import FreezeWatch
 from vision.motion import MotionConfig, MotionGate, roi_mask
-from vision.provenance import calibration_record, camera_provenance, detector_provenance
+from vision.provenance import (
+    calibration_record,
+    camera_provenance,
+    detector_provenance,
+    weights_sha256,
+)
 from vision.publish import (
     Publisher,
     counts_message,
@@ -475,6 +480,9 @@ class Pipeline:
         self._latest: dict[str, Frame] = {}
         self.signal_inbox: SignalInbox | None = None
         self._detector_info: dict[str, object] | None = None  # after the first detection
+        weights = getattr(getattr(detector, "spec", None), "model_path", None)
+        if isinstance(weights, Path):  # hashed now, not on the loop at the first violation
+            weights_sha256(weights)
 
     def signal_message(self, topic: str, raw: bytes) -> int:
         """Hand one phase-feed message to every camera reading ``topic``; returns how many
