@@ -128,6 +128,29 @@ def test_shift_rotation_and_cover_on_a_real_frame(junction_b: NDArray[np.uint8])
     assert read(noise).verdict == "unsure"  # texture, but not this scene: no verdict
 
 
+def test_a_new_aspect_within_one_connection(junction_b: NDArray[np.uint8]) -> None:
+    """Within one connection OpenCV scales every frame to the size the connection began with
+    (``test_clock.py``). A camera switched to another aspect ratio by scaling its whole
+    picture therefore comes back as the old picture, and the geometry still fits; one switched
+    by cropping (a 4:3 cut of a 16:9 sensor) is stretched to the old size, and the view check
+    sees the scene move, so rules and counts pause instead of judging on wrong lines."""
+    cfg = ViewConfig()
+    h, w = junction_b.shape[:2]
+    anchors = np.array([[100.0, 600.0], [900.0, 600.0], [500.0, 300.0]])
+    ref = features(junction_b, cfg)
+
+    def read(img: NDArray[np.uint8]) -> Reading:
+        return compare(ref, features(img, cfg), anchors, cfg, frame_area=w * h)[0]
+
+    scaled = cv2.resize(cv2.resize(junction_b, (w, h * 7 // 9)), (w, h))  # 1018x560 and back
+    assert read(scaled).verdict == "ok"
+    x0 = (w - h * 4 // 3) // 2  # the middle 960x720 of the picture, stretched to 1018x720
+    cropped = cv2.resize(junction_b[:, x0 : w - x0], (w, h))
+    moved = read(cropped)
+    # the anchor at x = 100 lands 409 x (1018 / 960 - 1) = 24.7 px further out
+    assert moved.verdict == "moved" and moved.shift_px is not None and moved.shift_px > 20
+
+
 def test_boxes_are_left_out_of_the_scene(junction_b: NDArray[np.uint8]) -> None:
     cfg = ViewConfig()
     h, w = junction_b.shape[:2]
