@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -90,13 +90,19 @@ def test_nonsense_is_refused(loads: list[CameraLoad], cores: float) -> None:
         size_rate(loads, cores)
 
 
-class BusyDetector:
-    """Spends CPU in proportion to the frame's pixels (1 ms per 100,000) on each call."""
+def _by_pixels(width: int, height: int, size: int | None) -> float:
+    return width * height / 1e8  # 1 ms per 100,000 pixels of the frame
 
-    def __init__(self) -> None:
+
+class BusyDetector:
+    """Spends CPU on each call: ``cost(width, height, input size)`` seconds (by default in
+    proportion to the frame's pixels)."""
+
+    def __init__(self, cost: Callable[[int, int, int | None], float] = _by_pixels) -> None:
         self.plan: DevicePlan = plan_device(
             "cpu", cuda_devices=0, model_suffix=".pt", cameras=1, max_batch=1
         )
+        self.cost = cost
         self.calls: list[tuple[int, int, int | None]] = []
 
     def detect(
@@ -107,8 +113,9 @@ class BusyDetector:
         class_maps: Sequence[ClassMap | None] | None = None,
     ) -> list[Detections]:
         h, w = frames[0].shape[:2]
-        self.calls.append((w, h, None if sizes is None else sizes[0]))
-        end = time.process_time() + w * h / 1e8
+        size = None if sizes is None else sizes[0]
+        self.calls.append((w, h, size))
+        end = time.process_time() + self.cost(w, h, size)
         while time.process_time() < end:
             pass
         return []
@@ -145,22 +152,9 @@ def test_smaller_input_sizes_only_below_the_floor_and_for_a_higher_rate() -> Non
     assert not prefer_smaller(cap(RATE_FLOOR), cap(6.0))  # enough detections already
 
 
-class InputBusyDetector(BusyDetector):
+def input_busy() -> BusyDetector:
     """Spends CPU with the square of the input size: 60 ms at 640 px, 38 ms at 512."""
-
-    def detect(
-        self,
-        frames: Sequence[Frame],
-        ts: Sequence[float],
-        sizes: Sequence[int | None] | None = None,
-        class_maps: Sequence[ClassMap | None] | None = None,
-    ) -> list[Detections]:
-        size = (sizes[0] if sizes else None) or 640
-        self.calls.append((frames[0].shape[1], frames[0].shape[0], size))
-        end = time.process_time() + 0.06 * (size / 640) ** 2
-        while time.process_time() < end:
-            pass
-        return []
+    return BusyDetector(lambda w, h, size: 0.06 * ((size or 640) / 640) ** 2)
 
 
 def test_a_host_short_of_cpu_detects_smaller_pictures_more_often(
@@ -169,7 +163,7 @@ def test_a_host_short_of_cpu_detects_smaller_pictures_more_often(
     cam = load_cameras(Settings().cameras_dir)["vn-junction-a"]  # 10/s of its own, 640 px
     stream = CameraLoad("a", 10, 0.0, cam.frame.width * cam.frame.height).stream_cores()
     share = (stream + 0.2) / host_cores()  # 0.2 cores to detect in: ~3/s at 640, ~4.5 at 512
-    sized = _auto_cap(InputBusyDetector(), [cam], share, default_imgsz=640)
+    sized = _auto_cap(input_busy(), [cam], share, default_imgsz=640)
     out = capsys.readouterr().out
     own = re.search(r"at their own sizes the cap would be ([\d.]+)/s", out)
     assert own is not None and float(own.group(1)) < RATE_FLOOR, out
@@ -177,13 +171,13 @@ def test_a_host_short_of_cpu_detects_smaller_pictures_more_often(
     assert "vn-junction-a 512 px" in out
     # a camera whose own rate the cap does not hold back keeps its picture
     slow = cam.model_copy(update={"id": "slow", "detect_fps": 1.0})
-    both = _auto_cap(InputBusyDetector(), [cam, slow], share + (stream + 0.064) / host_cores(), 640)
+    both = _auto_cap(input_busy(), [cam, slow], share + (stream + 0.064) / host_cores(), 640)
     assert [c.detect_imgsz for c in both] == [512, None] and both[1].detect_fps == 1.0
     assert "slow" not in capsys.readouterr().out.split("detector input")[1]
     # not with --keep-input-size, nor where the own size already gives enough detections
-    kept = _auto_cap(InputBusyDetector(), [cam], share, 640, keep_input_size=True)
+    kept = _auto_cap(input_busy(), [cam], share, 640, keep_input_size=True)
     assert kept[0].detect_imgsz is None and kept[0].detect_fps < RATE_FLOOR
-    roomy = _auto_cap(InputBusyDetector(), [cam], (stream + 0.8) / host_cores(), 640)
+    roomy = _auto_cap(input_busy(), [cam], (stream + 0.8) / host_cores(), 640)
     assert roomy[0].detect_imgsz is None and roomy[0].detect_fps == 10
     assert "detector input" not in capsys.readouterr().out
 
