@@ -125,12 +125,13 @@ def draw(
     highlight: Collection[int] = (),
     caption: str | None = None,
 ) -> NDArray[np.uint8]:
-    """Annotated copy of a BGR frame (scene geometry only when ``camera`` is given)."""
+    """Annotated copy of a BGR frame (scene geometry only when ``camera`` is given);
+    ``caption``'s lines are stamped at the top left, one under the other."""
     img = frame.copy()
     if camera is not None:
         draw_scene(img, camera, lights or {})
     if detections is not None:
         draw_boxes(img, detections, highlight)
-    if caption:
-        _label(img, caption, (4, 18), (255, 255, 255), 0.5)
+    for i, line in enumerate((caption or "").splitlines()):
+        _label(img, line, (4, 18 + 20 * i), (255, 255, 255), 0.5)
     return img

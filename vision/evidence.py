@@ -365,6 +365,19 @@ def existing_evidence(root: Path, rel: Path) -> list[EvidenceFile]:
     return files
 
 
+def caption(v: Violation, cam: CameraConfig, wall: float) -> str:
+    """What the annotated clip and key frames show at the top left, as camera evidence
+    images commonly do: camera, the frame's time (UTC) and the rule; then where (the
+    camera's position, WGS 84, and the line, lane or zone) and, for a speed, the speed
+    against the limit. ASCII only: OpenCV's built-in font has no Vietnamese letters."""
+    first = f"{cam.id} {iso(wall)} {v.rule}"
+    where = f"{cam.location.lat:.5f}, {cam.location.lon:.5f} {v.where}"
+    speed, limit = v.measured.get("speed_kmh"), v.measured.get("limit_kmh")
+    if isinstance(speed, float | int) and isinstance(limit, float | int):
+        where += f" {speed:.1f} km/h (limit {limit:g})"
+    return f"{first}\n{where}"
+
+
 def _write_files(
     job: EvidenceJob, folder: Path, rel: Path, fps: float, encoding: ClipEncoding
 ) -> list[EvidenceFile]:
@@ -380,7 +393,7 @@ def _write_files(
             f.overlay.detections,
             f.overlay.lights,
             {v.track_id},
-            f"{cam.id} {iso(f.wall)} {v.rule}",
+            caption(v, cam, f.wall),
         )
         for img, f in zip(images, job.frames, strict=True)
     ]

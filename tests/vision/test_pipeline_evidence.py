@@ -3,6 +3,7 @@ and every file's SHA-256 in the metadata matches the file."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vision.annotate import draw
 from vision.catalogue import ViolationCatalogue
 from vision.config import CameraConfig
 from vision.detector import CLASS_NAMES
@@ -19,6 +21,7 @@ from vision.evidence import (
     EvidenceRecorder,
     FrameRing,
     Overlay,
+    caption,
     nearest,
     resample,
     write_evidence,
@@ -181,6 +184,20 @@ def test_written_evidence_has_correct_hashes_and_window(
     assert n == 21  # 2 s at a constant 10 fps, first and last included
     crop = cv2.imread(str(tmp_path / next(f.path for f in files if f.kind == "vehicle_crop")))
     assert crop is not None and 40 <= crop.shape[0] <= 60 and 50 <= crop.shape[1] <= 70
+
+
+def test_the_evidence_caption_says_where_and_a_speed(catalogue: ViolationCatalogue) -> None:
+    v = _violation(catalogue, 2.0, 1.0, 1.0)
+    assert caption(v, CAM, WALL0 + 2.0).splitlines() == [
+        "cam-e 2026-01-01T00:00:02.000+00:00 wrong_way",
+        "20.80000, 106.70000 l",
+    ]
+    fast = dataclasses.replace(v, measured={"speed_kmh": 52.24, "limit_kmh": 40.0})
+    assert caption(fast, CAM, WALL0).splitlines()[1] == "20.80000, 106.70000 l 52.2 km/h (limit 40)"
+    # both lines are stamped on the annotated frames, one under the other
+    frame = np.zeros((120, 400, 3), np.uint8)
+    img = draw(frame, None, caption=caption(fast, CAM, WALL0))
+    assert img[4:20].any() and img[24:40].any() and not img[44:].any()
 
 
 def test_the_ring_gives_back_the_picture_and_counts_its_memory() -> None:
