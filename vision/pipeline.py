@@ -480,9 +480,11 @@ class Pipeline:
         self._latest: dict[str, Frame] = {}
         self.signal_inbox: SignalInbox | None = None
         self._detector_info: dict[str, object] | None = None  # after the first detection
-        weights = getattr(getattr(detector, "spec", None), "model_path", None)
+        spec = getattr(detector, "spec", None)
+        weights, imgsz = getattr(spec, "model_path", None), getattr(spec, "imgsz", None)
         if isinstance(weights, Path):  # hashed now, not on the loop at the first violation
             weights_sha256(weights)
+        self._default_imgsz = imgsz if isinstance(imgsz, int) else None
 
     def signal_message(self, topic: str, raw: bytes) -> int:
         """Hand one phase-feed message to every camera reading ``topic``; returns how many
@@ -617,12 +619,9 @@ class Pipeline:
         configuration as it ran, the detector, and a speed's calibration."""
         if self._detector_info is None:
             self._detector_info = detector_provenance(self.detector)
-        default = getattr(getattr(self.detector, "spec", None), "imgsz", None)
         extra: dict[str, object] = {
             "provenance": {
-                "camera": camera_provenance(
-                    w.camera, default if isinstance(default, int) else None
-                ),
+                "camera": camera_provenance(w.camera, self._default_imgsz),
                 "detector": self._detector_info,
             }
         }

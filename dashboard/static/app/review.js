@@ -221,12 +221,21 @@ function renderCase() {
 }
 
 // What judged the case, from its evidence metadata (vision/provenance.py): the weights and
-// the camera configuration by their SHA-256, the runtime, the rate and input size.
+// the camera configuration by their SHA-256, the runtime, the rate and input size. Fetched
+// once per case (each fetch is an audited evidence view), not again after every decision.
+const provenanceOf = new Map(); // event id -> promise of the metadata's provenance or null
+
 async function renderProvenance(c) {
   if (c.evidence_purged || !has("metadata")) return;
-  const { ok, body } = await api(evidenceUrl("metadata"));
-  const p = body?.provenance;
-  if (!ok || !p || current?.event_id !== c.event_id) return; // older evidence, or moved on
+  if (!provenanceOf.has(c.event_id)) {
+    provenanceOf.set(c.event_id, api(evidenceUrl("metadata")).then(({ ok, body }) => {
+      if (!ok) provenanceOf.delete(c.event_id); // asked again next time
+      return ok ? body?.provenance ?? null : null;
+    }));
+  }
+  const p = await provenanceOf.get(c.event_id);
+  // older evidence without it, moved on to another case, or a later render already added it
+  if (!p || current?.event_id !== c.event_id || $("facts").querySelector("tr.provenance")) return;
   const d = p.detector ?? {}, cam = p.camera ?? {};
   const short = (h) => (h ? `sha256 ${String(h).slice(0, 16)}` : "sha256 —");
   const how = [d.runtime, d.device, d.inference_precision ?? d.precision].filter(Boolean).join(", ");
